@@ -11,6 +11,7 @@ pub mod event;
 pub mod rules;
 pub mod session;
 pub mod sessionize;
+pub mod testkit;
 pub mod truth;
 
 pub use event::{DeviceType, EventType, WatchEvent, SCHEMA_VERSION};

@@ -154,3 +154,120 @@ pub fn playing_time(events: &[&WatchEvent], max_step_ms: i64) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::{event, playback};
+    use EventType::*;
+
+    const MIN: i64 = 60_000;
+
+    fn rules() -> SessionRules {
+        SessionRules::default()
+    }
+
+    #[test]
+    fn handoff_from_phone_to_tv_is_one_session_with_a_switch() {
+        let mut events = playback("u1", "u1-phone", "p1", 0, 30, 10_000);
+        events.extend(playback("u1", "u1-tv", "p2", 320_000 + MIN, 30, 10_000));
+        let sessions = sessionize(&events, &rules());
+        assert_eq!(sessions.len(), 1);
+        let s = &sessions[0];
+        assert_eq!(s.playbacks, 2);
+        assert_eq!(s.device_switches, 1);
+        assert_eq!(s.devices.len(), 2);
+        // Each playback plays from start to stop: 31 steps of 10 s.
+        assert_eq!(s.watch_ms, 2 * 310_000);
+        assert_eq!(s.devices[0].device_id, "u1-phone");
+        assert_eq!(s.devices[0].watch_ms, 310_000);
+    }
+
+    #[test]
+    fn gap_equal_to_limit_stays_and_one_more_millisecond_splits() {
+        let gap = rules().session_gap_ms;
+        let equal = vec![
+            event("u", "d", "p", 0, Start, 0),
+            event("u", "d", "p", 1, Stop, gap),
+        ];
+        assert_eq!(sessionize(&equal, &rules()).len(), 1);
+        let over = vec![
+            event("u", "d", "p", 0, Start, 0),
+            event("u", "d", "p", 1, Stop, gap + 1),
+        ];
+        let sessions = sessionize(&over, &rules());
+        assert_eq!(sessions.len(), 2);
+        // The playback spans both sessions and counts in each.
+        assert!(sessions.iter().all(|s| s.playbacks == 1));
+    }
+
+    #[test]
+    fn pause_longer_than_gap_splits_and_pause_time_is_not_watched() {
+        let events = vec![
+            event("u", "d", "p", 0, Start, 0),
+            event("u", "d", "p", 1, Heartbeat, 10_000),
+            event("u", "d", "p", 2, Pause, 15_000),
+            event("u", "d", "p", 3, Play, 15_000 + 45 * MIN),
+            event("u", "d", "p", 4, Stop, 25_000 + 45 * MIN),
+        ];
+        let sessions = sessionize(&events, &rules());
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(sessions[0].watch_ms, 15_000);
+        assert_eq!(sessions[1].watch_ms, 10_000);
+    }
+
+    #[test]
+    fn duplicates_change_nothing() {
+        let events = playback("u", "d", "p", 0, 5, 10_000);
+        let mut doubled = events.clone();
+        doubled.extend(events.iter().cloned());
+        assert_eq!(
+            sessionize(&events, &rules()),
+            sessionize(&doubled, &rules())
+        );
+    }
+
+    #[test]
+    fn lost_heartbeat_step_is_capped() {
+        let events = vec![
+            event("u", "d", "p", 0, Start, 0),
+            // seq 1..=100 lost: three hours of silence while playing.
+            event("u", "d", "p", 101, Heartbeat, 25 * MIN),
+        ];
+        let s = &sessionize(&events, &rules())[0];
+        assert_eq!(s.watch_ms, rules().max_step_ms as u64);
+    }
+
+    #[test]
+    fn playback_first_seen_mid_way_accrues_only_after_play() {
+        let events = vec![
+            event("u", "d", "p", 7, Heartbeat, 0),
+            event("u", "d", "p", 8, Heartbeat, 10_000),
+            event("u", "d", "p", 9, Pause, 20_000),
+            event("u", "d", "p", 10, Play, 30_000),
+            event("u", "d", "p", 11, Stop, 35_000),
+        ];
+        assert_eq!(sessionize(&events, &rules())[0].watch_ms, 5_000);
+    }
+
+    #[test]
+    fn skewed_clock_shifts_times_but_not_watch_time() {
+        let skew = 4 * MIN;
+        let mut events = playback("u", "u-laptop", "p", 0, 3, 10_000);
+        for e in &mut events {
+            e.event_time += skew;
+        }
+        let s = &sessionize(&events, &rules())[0];
+        assert_eq!(s.session_start, skew);
+        assert_eq!(s.watch_ms, 40_000);
+    }
+
+    #[test]
+    fn concurrent_devices_count_both_playbacks() {
+        let mut events = playback("u", "u-tv", "p1", 0, 6, 10_000);
+        events.extend(playback("u", "u-phone", "p2", 5_000, 6, 10_000));
+        let s = &sessionize(&events, &rules())[0];
+        assert_eq!(s.watch_ms, 2 * 70_000);
+        assert_eq!(s.device_switches, 1);
+    }
+}

@@ -365,3 +365,80 @@ fn build_truth(state: UserState, rules: &SessionRules) -> Vec<TruthSession> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventType::*;
+    use crate::testkit::event;
+
+    fn rules() -> SessionRules {
+        SessionRules {
+            session_gap_ms: 1_000,
+            max_step_ms: 200,
+            allowed_lateness_ms: 500,
+            lateness_margin_ms: 10,
+        }
+    }
+
+    fn admit_all(b: &mut TruthBuilder, events: &[WatchEvent]) -> Vec<Admission> {
+        events
+            .iter()
+            .map(|e| b.admit(0, e, true, &["jitter".to_string()]).admission)
+            .collect()
+    }
+
+    #[test]
+    fn lateness_decides_kept_ambiguous_expired() {
+        let mut b = TruthBuilder::new(rules());
+        let events = [
+            event("a", "d", "p", 0, Start, 10_000),
+            event("a", "d", "p", 1, Heartbeat, 9_510), // lateness 490: kept
+            event("a", "d", "p", 2, Heartbeat, 9_500), // 500: ambiguous
+            event("a", "d", "p", 3, Heartbeat, 9_489), // 511: expired
+            event("a", "d", "p", 1, Heartbeat, 9_510), // same id again
+        ];
+        let got = admit_all(&mut b, &events);
+        use Admission::*;
+        assert_eq!(got, vec![Kept, Kept, Ambiguous, Expired, Duplicate]);
+        assert_eq!(b.drain_excluded().len(), 1);
+        let truth = b.finish();
+        assert_eq!(truth.len(), 1);
+        assert!(truth[0].tolerated);
+        assert_eq!(truth[0].session.event_count, 3);
+        assert_eq!(truth[0].fault_counts["jitter"], 3);
+    }
+
+    #[test]
+    fn unknown_delivery_makes_the_session_tolerated_only_where_it_lands() {
+        let mut b = TruthBuilder::new(rules());
+        b.admit(0, &event("a", "d", "p", 0, Start, 0), true, &[]);
+        b.admit(0, &event("a", "d", "q", 0, Start, 5_000), false, &[]);
+        let truth = b.finish();
+        assert_eq!(truth.len(), 2);
+        assert!(!truth[0].tolerated);
+        assert!(truth[1].tolerated);
+    }
+
+    #[test]
+    fn users_close_once_stream_time_passes_gap_and_lateness() {
+        let mut b = TruthBuilder::new(rules());
+        b.admit(0, &event("a", "d", "p", 0, Start, 0), true, &[]);
+        b.admit(0, &event("b", "d", "q", 0, Start, 1_510), true, &[]);
+        assert!(b.drain_closed().is_empty(), "deadline 1510 not yet passed");
+        b.admit(0, &event("b", "d", "q", 1, Heartbeat, 1_511), true, &[]);
+        let closed = b.drain_closed();
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].session.user_id, "a");
+        assert_eq!(b.open_users(), 1);
+    }
+
+    #[test]
+    fn stream_time_is_per_partition() {
+        let mut b = TruthBuilder::new(rules());
+        b.admit(0, &event("a", "d", "p", 0, Start, 100_000), true, &[]);
+        let v = b.admit(1, &event("b", "d", "q", 0, Start, 0), true, &[]);
+        assert_eq!(v.admission, Admission::Kept);
+        assert_eq!(v.lateness_ms, 0);
+    }
+}
