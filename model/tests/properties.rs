@@ -146,7 +146,7 @@ proptest! {
             truth.extend(builder.drain_closed());
         }
         truth.extend(builder.finish());
-        truth.sort_by(|a, b| a.session.key().cmp(&b.session.key()));
+        truth.sort_by_key(|t| t.session.key());
         let mut expected = sessionize(&kept, &rules());
         expected.sort_by_key(|s| s.key());
         let sessions: Vec<_> = truth.into_iter().map(|t| t.session).collect();
