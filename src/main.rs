@@ -5,6 +5,7 @@
 //! failed, 2 an error (bad input, unreadable files, a broker unreachable).
 
 mod cli;
+mod run;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -3,6 +3,12 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod generate;
+pub mod pipeline;
+pub mod run;
+pub mod validate;
+pub mod verify;
+
 /// Every threshold and check held.
 pub const EXIT_OK: u8 = 0;
 /// A threshold or check failed.
@@ -38,7 +44,18 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Judge a pipeline's watch sessions against the truth of a run.
+    Verify(verify::VerifyArgs),
+    /// Generate a scenario's traffic and truth into a run directory.
+    Generate(generate::GenerateArgs),
+    /// Check scenario files and print every problem (exit 2 if any).
+    Validate(validate::ValidateArgs),
+    /// Run a scenario end to end against Kafka: load, pipeline, verdict.
+    Run(run::RunArgs),
+    /// Run the reference sessionizer on Kafka or on an events.jsonl file.
+    Pipeline(pipeline::PipelineArgs),
+}
 
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {
@@ -52,5 +69,11 @@ pub fn init_tracing(verbose: u8) {
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
-    match cli.command {}
+    match cli.command {
+        Command::Verify(args) => verify::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Validate(args) => validate::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Pipeline(args) => pipeline::run(args),
+    }
 }
