@@ -153,23 +153,16 @@ impl Ord for SimRecord {
     }
 }
 
-/// Appends `n` in decimal, zero-padded to `width` digits (at most 20). Ids
-/// are built on every event, so this avoids `core::fmt`, which cost a third
-/// of generation time.
+/// Appends `n` in decimal, zero-padded to `width` digits. Ids are built on
+/// every event, so this avoids `core::fmt`, which cost a third of
+/// generation time.
 pub fn push_number(out: &mut String, n: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(n);
+    for _ in digits.len()..width {
+        out.push('0');
     }
-    let start = i.min(buf.len() - width.min(buf.len()));
-    out.push_str(std::str::from_utf8(&buf[start..]).expect("ASCII digits"));
+    out.push_str(digits);
 }
 
 /// Writes the user id of user `index`: `u0000042`.

@@ -7,7 +7,7 @@
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::ConsumerContext;
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -59,6 +59,12 @@ impl ClientContext for TracingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // End of partition is how a reader learns it is caught up: news,
+        // not trouble.
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::debug!(reason, "end of partition");
+            return;
+        }
         let kind = match error.rdkafka_error_code() {
             Some(code) => format!("error:{code:?}"),
             None => "error:other".to_string(),

@@ -70,6 +70,9 @@ pub struct RunOptions {
     pub junit: Option<PathBuf>,
 }
 
+/// How long a run waits for the reference pipeline to join its group.
+const PIPELINE_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// What a finished run produced.
 #[derive(Debug)]
 pub struct RunResult {
@@ -239,6 +242,7 @@ impl Run {
     }
 
     async fn produce(&mut self) -> anyhow::Result<assemble::Produced> {
+        self.await_pipeline_assignment().await;
         let progress = progress::ProgressLine::start(
             self.options.progress,
             Arc::clone(&self.signals),
@@ -249,6 +253,30 @@ impl Run {
         let mut produced = produced?;
         produced.flush_records = assemble::flush(self, &produced.send_log).await?;
         Ok(produced)
+    }
+
+    /// Waits (bounded) until the reference pipeline holds every partition
+    /// of the events topic, so that lag measures the pipeline at work and
+    /// not its consumer group join. Other pipelines are not observable here;
+    /// a user's pipeline should be running before the run starts.
+    async fn await_pipeline_assignment(&self) {
+        let Some(progress) = self.pipeline.as_ref().and_then(|p| p.progress()) else {
+            return;
+        };
+        let want = usize::try_from(self.settings.partitions).unwrap_or(0);
+        let started = std::time::Instant::now();
+        while progress.assigned().len() < want {
+            if started.elapsed() > PIPELINE_READY_TIMEOUT {
+                tracing::warn!(
+                    assigned = progress.assigned().len(),
+                    partitions = want,
+                    "the pipeline holds not all partitions yet; producing anyway"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(waited_ms = started.elapsed().as_millis() as u64, "pipeline assigned");
     }
 
     async fn drain(&mut self, produced: &assemble::Produced) -> anyhow::Result<assemble::Drained> {

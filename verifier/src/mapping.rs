@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum MappingError {
     /// The file could not be read.
-    #[error("cannot read mapping {path}: {source}")]
+    #[error("cannot read mapping {path}")]
     Read {
         /// The mapping file.
         path: PathBuf,

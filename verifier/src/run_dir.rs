@@ -14,7 +14,7 @@ use watchload_model::{DeviceBreakdown, SessionRules, TruthSession, WatchSession}
 #[derive(Debug, thiserror::Error)]
 pub enum RunDirError {
     /// A required file is absent or cannot be opened.
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}")]
     Open {
         /// The file.
         path: PathBuf,
@@ -22,7 +22,7 @@ pub enum RunDirError {
         source: std::io::Error,
     },
     /// Reading failed part-way.
-    #[error("cannot read {path} after line {line}: {source}")]
+    #[error("cannot read {path} after line {line}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// A file or directory could not be opened or listed.
-    #[error("cannot open session output {path}: {source}")]
+    #[error("cannot open session output {path}")]
     Open {
         /// The path that failed.
         path: PathBuf,
@@ -25,7 +25,7 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// Reading failed in the middle of a file.
-    #[error("cannot read session output {path} after line {line}: {source}")]
+    #[error("cannot read session output {path} after line {line}")]
     Read {
         /// The file being read.
         path: PathBuf,

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SpillError {
     /// Creating, writing or reading a bucket file failed.
-    #[error("spill file {path}: {source}")]
+    #[error("spill file {path}")]
     Io {
         /// The bucket file or directory.
         path: PathBuf,

@@ -4,6 +4,7 @@
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use std::collections::BTreeSet;
+use super::progress::Progress;
 use std::sync::{Arc, Mutex};
 
 /// Partitions revoked since the runner last looked.
@@ -22,6 +23,8 @@ impl Revoked {
 pub(crate) struct PipelineContext {
     /// Shared with the runner.
     pub revoked: Revoked,
+    /// Shared with whoever watches the pipeline: which partitions it holds.
+    pub progress: Arc<Progress>,
 }
 
 impl ClientContext for PipelineContext {}
@@ -30,6 +33,7 @@ impl ConsumerContext for PipelineContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let mut revoked = self.revoked.0.lock().expect("revoked set poisoned");
+            self.progress.revoke(list.elements().iter().map(|e| e.partition()));
             for element in list.elements() {
                 tracing::info!(
                     topic = element.topic(),
@@ -38,6 +42,12 @@ impl ConsumerContext for PipelineContext {
                 );
                 revoked.insert(element.partition());
             }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            self.progress.assign(list.elements().iter().map(|e| e.partition()));
         }
     }
 }

@@ -53,7 +53,10 @@ pub async fn run(
     let flush_on_shutdown =
         settings.flush_on_shutdown && !config.defects.has(Defect::NoFlushOnShutdown);
     let core = Sessionizer::new(config)?;
-    let context = PipelineContext::default();
+    let context = PipelineContext {
+        progress: Arc::clone(&progress),
+        ..PipelineContext::default()
+    };
     let revoked = context.revoked.clone();
     let consumer = consumer(settings, context)?;
     consumer
