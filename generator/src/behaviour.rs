@@ -3,87 +3,15 @@
 //! emits at most one event (plus the records faults add). All choices come
 //! from the user's own streams.
 
-use crate::catalog::{Catalog, Title};
-use crate::faults::{Device, FaultModel, Outbox};
+pub use crate::world::World;
+
+use crate::catalog::Title;
+use crate::faults::{Device, Outbox};
 use crate::record::{Label, Labels, SimEvent};
 use crate::rng::{stream, Purpose, Rng};
-use crate::scenario::Scenario;
-use crate::shape::Plan;
 use rand::Rng as _;
-use rand_distr::{Distribution, Exp, LogNormal};
+use rand_distr::{Distribution, Exp};
 use watchload_model::{DeviceType, EventType};
-
-/// Everything users share: parameters, catalogue, plan, faults.
-#[derive(Debug, Clone)]
-pub struct World {
-    pub seed: u64,
-    pub start: i64,
-    pub end: i64,
-    pub heartbeat: i64,
-    pub gap: i64,
-    pub gap_safety: i64,
-    pub boundary: bool,
-    pub boundary_share: f64,
-    pub watch: LogNormal<f64>,
-    pub pause: LogNormal<f64>,
-    pub pause_rate: f64,
-    pub seek_rate: f64,
-    pub long_pause_share: f64,
-    pub binge_share: f64,
-    pub autoplay: f64,
-    pub handoff: f64,
-    pub handoff_delay: i64,
-    pub concurrent: f64,
-    pub device_share: [(DeviceType, f64); 3],
-    pub heavy_share: f64,
-    pub premiere_spread: i64,
-    pub catalog: Catalog,
-    pub faults: FaultModel,
-    /// `None` in the calibration pilot: no next sitting is scheduled.
-    pub plan: Option<Plan>,
-}
-
-fn log_normal(median_ms: i64, sigma: f64) -> LogNormal<f64> {
-    LogNormal::new((median_ms.max(1) as f64).ln(), sigma).expect("checked: sigma in 0..=3")
-}
-
-impl World {
-    /// The world of a scenario (without a plan yet).
-    pub fn new(s: &Scenario, seed: u64) -> Self {
-        let b = &s.behaviour;
-        let d = &s.population.devices;
-        World {
-            seed,
-            start: s.start.0,
-            end: s.end(),
-            heartbeat: b.heartbeat.ms(),
-            gap: s.rules.session_gap.ms(),
-            gap_safety: b.gap_safety.ms(),
-            boundary: b.boundary_cases,
-            boundary_share: b.boundary_share,
-            watch: log_normal(b.watch.median.ms(), b.watch.sigma),
-            pause: log_normal(b.pause.median.ms(), b.pause.sigma),
-            pause_rate: b.pauses_per_hour / 3_600_000.0,
-            seek_rate: b.seeks_per_hour / 3_600_000.0,
-            long_pause_share: b.long_pause_share,
-            binge_share: b.binge_share,
-            autoplay: b.autoplay,
-            handoff: b.handoff,
-            handoff_delay: b.handoff_delay.ms(),
-            concurrent: b.concurrent,
-            device_share: [
-                (DeviceType::Phone, d.phone),
-                (DeviceType::Tv, d.tv),
-                (DeviceType::Laptop, d.laptop),
-            ],
-            heavy_share: s.population.heavy_share,
-            premiere_spread: s.load.premiere_spread.ms(),
-            catalog: Catalog::new(s.population.titles, s.population.zipf_exponent),
-            faults: FaultModel::new(s),
-            plan: None,
-        }
-    }
-}
 
 /// The next thing a playback does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

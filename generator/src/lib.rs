@@ -25,5 +25,6 @@ pub mod run;
 pub mod rundir;
 pub mod sink;
 pub mod truth;
+pub mod world;
 
 pub use run::{run, Progress, RunConfig, RunError, RunSummary};

@@ -98,7 +98,12 @@ fn render(s: &RunSummary, cfg: &RunConfig<'_>, args: &GenerateArgs) -> String {
     let _ = writeln!(
         out,
         "records {} (events {}, poison {}) from {} users in {:.2}s ({:.0} records/s)",
-        c.records, c.events, c.poison, c.users, secs, c.records as f64 / secs
+        c.records,
+        c.events,
+        c.poison,
+        c.users,
+        secs,
+        c.records as f64 / secs
     );
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(out, "labels: {}", labels.join(", "));
@@ -126,7 +131,11 @@ fn render(s: &RunSummary, cfg: &RunConfig<'_>, args: &GenerateArgs) -> String {
             );
         }
         None => {
-            let _ = writeln!(out, "unpaced (target peak when paced {:.0}/s)", s.target_wall_rate);
+            let _ = writeln!(
+                out,
+                "unpaced (target peak when paced {:.0}/s)",
+                s.target_wall_rate
+            );
         }
     }
     out

@@ -29,7 +29,10 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<Outcome> {
         }
     }
     if invalid > 0 {
-        eprintln!("watchload: {invalid} of {} scenario(s) invalid", args.scenarios.len());
+        eprintln!(
+            "watchload: {invalid} of {} scenario(s) invalid",
+            args.scenarios.len()
+        );
         std::process::exit(i32::from(EXIT_ERROR));
     }
     Ok(Outcome::Pass)

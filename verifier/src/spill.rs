@@ -120,6 +120,21 @@ impl BucketWriters {
         })
     }
 
+    /// Appends `record` (self-delimiting, no separator) to the bucket of
+    /// `user_id`.
+    ///
+    /// # Errors
+    /// When the write fails.
+    pub fn write_record(&mut self, user_id: &str, record: &[u8]) -> Result<(), SpillError> {
+        let i = bucket_of(user_id, self.files.len());
+        self.files[i]
+            .write_all(record)
+            .map_err(|source| SpillError::Io {
+                path: self.paths[i].clone(),
+                source,
+            })
+    }
+
     /// Flushes and closes every bucket.
     ///
     /// # Errors

@@ -128,6 +128,23 @@ impl Tally {
         }
     }
 
+    /// Adds a user whose `sessions` truth sessions each have exactly one
+    /// output, equal to it in every field (all present), overlapping no
+    /// other session, and none tolerated: what [`Tally::add_user`] counts
+    /// for such a user, without building its verdict. `excluded` is the
+    /// number of the user's expired events.
+    pub fn add_exact_user(&mut self, sessions: u64, excluded: u64) {
+        if sessions > 0 {
+            self.truth.users += 1;
+            *self.classes.entry(Class::Exact).or_insert(0) += sessions;
+            self.watch_error.saturating_record_n(0, sessions);
+        }
+        self.truth.sessions += sessions;
+        self.truth.judged += sessions;
+        self.truth.excluded_events += excluded;
+        self.output_sessions += sessions;
+    }
+
     fn count_sides(&mut self, case: &UserCase<'_>) {
         if !case.truths.is_empty() {
             self.truth.users += 1;
