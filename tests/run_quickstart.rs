@@ -74,11 +74,16 @@ fn quickstart_passes_on_the_embedded_cluster() {
     assert_eq!(report["wait"]["end"], "quiescent");
 }
 
-/// CI starts a Tansu broker and sets WATCHLOAD_TEST_BOOTSTRAP; without it
-/// this test checks nothing and says so.
+/// CI starts a Tansu broker and sets WATCHLOAD_TEST_BOOTSTRAP. Outside CI,
+/// without it, this test checks nothing and says so; under CI a missing
+/// broker fails it.
 #[test]
 fn quickstart_passes_on_a_real_broker() {
     let Ok(bootstrap) = std::env::var("WATCHLOAD_TEST_BOOTSTRAP") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must set WATCHLOAD_TEST_BOOTSTRAP=host:port (see .ci/run)"
+        );
         eprintln!("WATCHLOAD_TEST_BOOTSTRAP not set: real-broker run skipped");
         return;
     };

@@ -61,11 +61,14 @@ fn problems_of(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-/// Problems with the `thresholds` of a scenario.
-///
-/// TODO: thresholds are not parsed here yet, so a typo in one is only found
-/// when `watchload verify` runs; hook `watchload_verifier::threshold`
-/// parsing in here, one `Problem` per bad threshold with key `thresholds`.
-fn check_thresholds(_scenario: &Scenario) -> Vec<Problem> {
-    Vec::new()
+/// Problems with the `thresholds` of a scenario: one per expression that
+/// neither the verifier nor a run knows how to check.
+fn check_thresholds(scenario: &Scenario) -> Vec<Problem> {
+    let extra = watchload_verifier::threshold::RUN_METRICS;
+    match watchload_verifier::threshold::parse_thresholds_with(&scenario.thresholds, extra) {
+        Ok(_) => Vec::new(),
+        Err(errors) => {
+            errors.iter().map(|e| Problem::new("thresholds", e.to_string())).collect()
+        }
+    }
 }

@@ -116,7 +116,7 @@ struct Run {
     clock: HarnessClock,
     run_id: String,
     dir: PathBuf,
-    thresholds: Vec<metrics::RunThreshold>,
+    thresholds: Vec<watchload_verifier::Threshold>,
     signals: Arc<Signals>,
     pipeline: Option<pipeline::Pipeline>,
     tail: Option<tail::TailTask>,

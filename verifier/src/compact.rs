@@ -247,6 +247,7 @@ pub fn encode_output(
         None => OutputBody::Delete,
         Some(s) => {
             let complete = complete_fields(s);
+            let is_complete = complete.is_some();
             buf = match complete {
                 Some(fields) => postcard::to_extend(&fields, buf)?,
                 None => postcard::to_extend(&partial_fields(s), buf)?,
@@ -254,7 +255,7 @@ pub fn encode_output(
             OutputBody::Upsert {
                 start: s.session_start,
                 end: s.session_end,
-                complete: complete.is_some(),
+                complete: is_complete,
                 fields: Bytes(&buf),
             }
         }

@@ -4,18 +4,21 @@
 //!
 //! Layout: [`source`] yields raw output records (files now, Kafka later),
 //! [`decode`] and [`mapping`] turn them into sessions, [`spill`] routes both
-//! sides into per-user buckets on disk, [`matching`] (pure) classifies one
-//! user at a time, [`attribution`] names the faults, [`tally`] and
-//! [`report`] add it all up, [`threshold`] and [`markdown`] give the
+//! sides into per-user buckets on disk in the [`compact`] format,
+//! [`matching`] (pure) classifies one user at a time, [`attribution`] names
+//! the faults, [`tally`] and [`report`] add it all up, [`threshold`] and [`markdown`] give the
 //! verdict and the summary. [`verify()`] runs the whole thing.
 
 pub mod assign;
 pub mod attribution;
+pub mod compact;
 pub mod decode;
+mod judge;
 pub mod lag;
 pub mod mapping;
 pub mod markdown;
 pub mod matching;
+mod phase_one;
 pub mod report;
 pub mod run_dir;
 pub mod source;

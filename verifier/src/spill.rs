@@ -3,7 +3,8 @@
 //!
 //! Phase one reads truth and output once, routes every record by a hash of
 //! its `user_id` into one of N bucket files in a temporary directory, and
-//! keeps each bucket in input order. Phase two loads one bucket at a time;
+//! keeps each bucket in input order. Records are in the compact format of
+//! [`crate::compact`]. Phase two loads one bucket at a time;
 //! every user's truth and output sessions are in the same bucket.
 
 use std::fs::File;
@@ -21,12 +22,15 @@ pub enum SpillError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A bucket line is not in the spill format (a bug, not bad input).
-    #[error("spill file {path} line {line}: corrupt record")]
+    /// A record could not be encoded (a bug, not bad input).
+    #[error("spill record cannot be encoded: {0}")]
+    Encode(String),
+    /// A bucket record is not in the spill format (a bug, not bad input).
+    #[error("spill file {path} record {line}: corrupt record")]
     Corrupt {
         /// The bucket file.
         path: PathBuf,
-        /// 1-based line.
+        /// 1-based record number (0: not known).
         line: u64,
     },
 }
@@ -103,23 +107,6 @@ pub struct BucketWriters {
 }
 
 impl BucketWriters {
-    /// Appends `parts` (concatenated) and a newline to the bucket of `user_id`.
-    ///
-    /// # Errors
-    /// When the write fails.
-    pub fn write(&mut self, user_id: &str, parts: &[&[u8]]) -> Result<(), SpillError> {
-        let i = bucket_of(user_id, self.files.len());
-        let file = &mut self.files[i];
-        let result = parts
-            .iter()
-            .try_for_each(|p| file.write_all(p))
-            .and_then(|()| file.write_all(b"\n"));
-        result.map_err(|source| SpillError::Io {
-            path: self.paths[i].clone(),
-            source,
-        })
-    }
-
     /// Appends `record` (self-delimiting, no separator) to the bucket of
     /// `user_id`.
     ///

@@ -42,8 +42,9 @@ impl Op {
         (">", Op::Gt),
     ];
 
-    fn holds(self, actual: f64, bound: f64) -> bool {
-        // Ratios come from divisions: compare equality with a tiny tolerance.
+    /// Whether `actual OP bound` holds. Equality allows a relative 1e-12,
+    /// because ratios come from divisions; NaN never holds.
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
         let eq = (actual - bound).abs() <= 1e-12 * bound.abs().max(1.0);
         match self {
             Op::Lt => actual < bound && !eq,
@@ -87,6 +88,18 @@ impl Threshold {
     /// When the metric is unknown (the message lists the known ones), the
     /// operator is missing, or the value or unit does not fit the metric.
     pub fn parse(expr: &str) -> Result<Threshold, ThresholdError> {
+        Threshold::parse_with(expr, &[])
+    }
+
+    /// Parses one expression that may also name one of `extra` metrics
+    /// (for example the run metrics of [`RUN_METRICS`]).
+    ///
+    /// # Errors
+    /// As [`Threshold::parse`].
+    pub fn parse_with(
+        expr: &str,
+        extra: &[(&str, MetricKind)],
+    ) -> Result<Threshold, ThresholdError> {
         let fail = |problem: String| ThresholdError {
             expr: expr.to_string(),
             problem,
@@ -102,7 +115,8 @@ impl Threshold {
         };
         let metric = expr[..at].trim();
         let value_text = expr[at + text.len()..].trim();
-        let metrics = known_metrics();
+        let mut metrics = known_metrics();
+        metrics.extend(extra.iter().map(|(name, kind)| (name.to_string(), *kind)));
         let Some((_, kind)) = metrics.iter().find(|(name, _)| name == metric) else {
             let names: Vec<&str> = metrics.iter().map(|(n, _)| n.as_str()).collect();
             let what = if metric.is_empty() {
@@ -123,7 +137,20 @@ impl Threshold {
 
     /// Checks the threshold against a report.
     pub fn check(&self, report: &Report) -> ThresholdResult {
-        let actual = report.metric(&self.metric).unwrap_or(f64::NAN);
+        self.check_with(report, |_| None)
+    }
+
+    /// Checks the threshold against a report, taking metrics the report
+    /// does not know from `extra`. A metric neither knows is NaN: it fails.
+    pub fn check_with(
+        &self,
+        report: &Report,
+        extra: impl Fn(&str) -> Option<f64>,
+    ) -> ThresholdResult {
+        let actual = report
+            .metric(&self.metric)
+            .or_else(|| extra(&self.metric))
+            .unwrap_or(f64::NAN);
         ThresholdResult {
             expr: self.expr.clone(),
             actual,
@@ -161,15 +188,50 @@ fn parse_value(text: &str, kind: MetricKind) -> Result<f64, String> {
     Ok(n * scale)
 }
 
+/// Metrics only a run against a broker has (`watchload run`), beside the
+/// verifier's own: lag percentiles, throughput and delivery.
+///
+/// | metric | kind | meaning |
+/// |---|---|---|
+/// | `lag_p50`, `lag_p90`, `lag_p99`, `lag_p999`, `lag_max` | duration | session lag percentiles |
+/// | `throughput_ratio` | ratio | achieved over target produce rate |
+/// | `broker_data_loss` | count | acked records absent from the topic |
+/// | `schedule_misses` | count | records sent later than `load.miss_threshold` |
+/// | `lag_unclosed` | count | truth sessions no record closed |
+/// | `consumer_lag_max` | count | largest sampled consumer-group lag |
+pub const RUN_METRICS: &[(&str, MetricKind)] = &[
+    ("lag_p50", MetricKind::Duration),
+    ("lag_p90", MetricKind::Duration),
+    ("lag_p99", MetricKind::Duration),
+    ("lag_p999", MetricKind::Duration),
+    ("lag_max", MetricKind::Duration),
+    ("throughput_ratio", MetricKind::Ratio),
+    ("broker_data_loss", MetricKind::Count),
+    ("schedule_misses", MetricKind::Count),
+    ("lag_unclosed", MetricKind::Count),
+    ("consumer_lag_max", MetricKind::Count),
+];
+
 /// Parses every expression, reporting all problems at once.
 ///
 /// # Errors
 /// Every expression that failed, in order.
 pub fn parse_thresholds(exprs: &[String]) -> Result<Vec<Threshold>, Vec<ThresholdError>> {
+    parse_thresholds_with(exprs, &[])
+}
+
+/// [`parse_thresholds`], also accepting the `extra` metrics.
+///
+/// # Errors
+/// Every expression that failed, in order.
+pub fn parse_thresholds_with(
+    exprs: &[String],
+    extra: &[(&str, MetricKind)],
+) -> Result<Vec<Threshold>, Vec<ThresholdError>> {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     for expr in exprs {
-        match Threshold::parse(expr) {
+        match Threshold::parse_with(expr, extra) {
             Ok(t) => ok.push(t),
             Err(e) => errors.push(e),
         }
@@ -258,6 +320,17 @@ mod tests {
         assert!(e.problem.contains("expected a value"), "{e}");
         let e = Threshold::parse(">= 1").unwrap_err();
         assert!(e.problem.contains("expected a metric name"), "{e}");
+    }
+
+    #[test]
+    fn run_metrics_are_known_only_when_asked_for() {
+        assert!(Threshold::parse("lag_p99 <= 5s").is_err());
+        let t = Threshold::parse_with("lag_p99 <= 5s", RUN_METRICS).unwrap();
+        assert_eq!(t.value, 5_000.0);
+        let t = Threshold::parse_with("throughput_ratio >= 95%", RUN_METRICS).unwrap();
+        assert!((t.value - 0.95).abs() < 1e-12);
+        let e = Threshold::parse_with("lagp99 < 1", RUN_METRICS).unwrap_err();
+        assert!(e.problem.contains("lag_p50"), "{e}");
     }
 
     #[test]
