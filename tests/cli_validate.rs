@@ -9,8 +9,8 @@ fn validate(files: &[&std::path::Path]) -> (i32, String) {
         .args(files)
         .output()
         .expect("watchload runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -23,9 +23,11 @@ fn committed_quickstart_is_valid() {
 
 #[test]
 fn bad_thresholds_are_each_reported_with_file_and_key() {
-    let quickstart =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.toml"))
-            .unwrap();
+    let quickstart = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/quickstart.toml"
+    ))
+    .unwrap();
     let broken = quickstart.replace(
         r#"thresholds = ["f1 >= 0.999", "missing == 0"]"#,
         r#"thresholds = ["f1 >= 0.999", "f2 >= 1", "lag_p99 <= 5d", "lag_p99 <= 5s"]"#,
@@ -41,5 +43,8 @@ fn bad_thresholds_are_each_reported_with_file_and_key() {
     assert!(text.contains("thresholds"), "names the key: {text}");
     assert!(text.contains("unknown metric `f2`"), "{text}");
     assert!(text.contains("unknown duration unit `d`"), "{text}");
-    assert!(!text.contains("`lag_p99 <= 5s`"), "a run metric is valid: {text}");
+    assert!(
+        !text.contains("`lag_p99 <= 5s`"),
+        "a run metric is valid: {text}"
+    );
 }

@@ -27,18 +27,45 @@ fn three_kraft_brokers_with_rf3_and_min_isr2() {
     let mut node_ids = Vec::new();
     for (name, service) in services {
         let name = name.as_str().unwrap();
-        assert!(service["image"].as_str().unwrap().starts_with("apache/kafka:"), "{name}");
-        assert_eq!(env(service, "KAFKA_PROCESS_ROLES"), "broker,controller", "{name}");
-        assert_eq!(env(service, "KAFKA_DEFAULT_REPLICATION_FACTOR"), "3", "{name}");
+        assert!(
+            service["image"]
+                .as_str()
+                .unwrap()
+                .starts_with("apache/kafka:"),
+            "{name}"
+        );
+        assert_eq!(
+            env(service, "KAFKA_PROCESS_ROLES"),
+            "broker,controller",
+            "{name}"
+        );
+        assert_eq!(
+            env(service, "KAFKA_DEFAULT_REPLICATION_FACTOR"),
+            "3",
+            "{name}"
+        );
         assert_eq!(env(service, "KAFKA_MIN_INSYNC_REPLICAS"), "2", "{name}");
         let voters = env(service, "KAFKA_CONTROLLER_QUORUM_VOTERS");
-        assert_eq!(voters.split(',').count(), 3, "{name}: three controller voters");
+        assert_eq!(
+            voters.split(',').count(),
+            3,
+            "{name}: three controller voters"
+        );
         node_ids.push(env(service, "KAFKA_NODE_ID").to_string());
         let advertised = env(service, "KAFKA_ADVERTISED_LISTENERS");
-        let external = advertised.split(',').find(|l| l.starts_with("EXTERNAL://")).unwrap();
-        assert!(external.starts_with("EXTERNAL://127.0.0.1:"), "{name}: loopback only");
+        let external = advertised
+            .split(',')
+            .find(|l| l.starts_with("EXTERNAL://"))
+            .unwrap();
+        assert!(
+            external.starts_with("EXTERNAL://127.0.0.1:"),
+            "{name}: loopback only"
+        );
         for port in service["ports"].as_sequence().unwrap() {
-            assert!(port.as_str().unwrap().starts_with("127.0.0.1:"), "{name}: loopback only");
+            assert!(
+                port.as_str().unwrap().starts_with("127.0.0.1:"),
+                "{name}: loopback only"
+            );
         }
     }
     node_ids.sort();
@@ -50,6 +77,10 @@ fn cluster_id_is_a_base64_uuid() {
     let doc = compose();
     for (_, service) in doc["services"].as_mapping().unwrap() {
         let id = env(service, "CLUSTER_ID");
-        assert_eq!(id.len(), 22, "KRaft cluster ids are 16 bytes in URL-safe base64");
+        assert_eq!(
+            id.len(),
+            22,
+            "KRaft cluster ids are 16 bytes in URL-safe base64"
+        );
     }
 }

@@ -190,7 +190,7 @@ impl TruthBuilder {
         };
 
         match admission {
-            Admission::Duplicate => {}
+            Admission::Duplicate => self.note_copy(event, labels),
             Admission::Expired => self.excluded.push(Excluded {
                 user_id: event.user_id.clone(),
                 sample: sample(event, admission, lateness_ms, labels),
@@ -202,6 +202,28 @@ impl TruthBuilder {
         Verdict {
             admission,
             lateness_ms,
+        }
+    }
+
+    /// A retry copy's labels (`duplicate`) go on the buffered event it
+    /// repeats, so the session built from it names the retry as evidence:
+    /// a pipeline that counts the copy is wrong because of it. The session
+    /// itself does not change.
+    fn note_copy(&mut self, event: &WatchEvent, labels: &[String]) {
+        let Some(user) = self.users.get_mut(&event.user_id) else {
+            return;
+        };
+        let original = user
+            .events
+            .iter_mut()
+            .rev()
+            .find(|b| b.event.event_id == event.event_id);
+        if let Some(original) = original {
+            for label in labels {
+                if !original.labels.contains(label) {
+                    original.labels.push(label.clone());
+                }
+            }
         }
     }
 
@@ -407,6 +429,21 @@ mod tests {
         assert!(truth[0].tolerated);
         assert_eq!(truth[0].session.event_count, 3);
         assert_eq!(truth[0].fault_counts["jitter"], 3);
+    }
+
+    #[test]
+    fn a_retry_copy_labels_the_event_it_repeats() {
+        let mut b = TruthBuilder::new(rules());
+        let original = event("a", "d", "p", 0, Start, 1_000);
+        let copy_labels = ["duplicate".to_string()];
+        assert_eq!(b.admit(0, &original, true, &[]).admission, Admission::Kept);
+        let copy = b.admit(0, &original, true, &copy_labels);
+        assert_eq!(copy.admission, Admission::Duplicate);
+        let truth = b.finish();
+        assert_eq!(truth.len(), 1);
+        assert_eq!(truth[0].session.event_count, 1, "the copy is not counted");
+        assert_eq!(truth[0].fault_counts["duplicate"], 1);
+        assert_eq!(truth[0].fault_samples[0].labels, copy_labels);
     }
 
     #[test]

@@ -120,7 +120,10 @@ proptest! {
     #[test]
     fn truth_is_sessionize_of_kept_events(
         events in events(),
-        swaps in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..20),
+        swaps in prop::collection::vec(
+            (any::<prop::sample::Index>(), any::<prop::sample::Index>()),
+            0..20,
+        ),
     ) {
         let mut order = events.clone();
         for (a, b) in &swaps {

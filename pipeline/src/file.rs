@@ -1,12 +1,13 @@
 //! File mode: sessionizes a generated run's `events.jsonl` (one record per
 //! line, partition 0, in file order) and writes the session changelog as
 //! JSONL: one upsert (a [`SessionRecord`](crate::SessionRecord)) or
-//! tombstone (`{"session_id":..,"op":"delete"}`) per line.
+//! tombstone (`{"session_id":..,"op":"delete"}`) per line. A `records.jsonl`
+//! side file, when given, supplies each record's simulated arrival time.
 
 use crate::output::Output;
 use crate::sessionizer::{Input, Sessionizer};
 use crate::stats::Stats;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +44,11 @@ pub struct FilePaths {
     pub output: PathBuf,
     /// Where to write dead letters as JSONL; `None` to only count them.
     pub dead_letters: Option<PathBuf>,
+    /// The run's `records.jsonl` (line i describes line i of the events
+    /// file): its `send_time`, the simulated arrival time, becomes each
+    /// record's timestamp, which only the `processing-time` defect reads.
+    /// `None`: records have no timestamp.
+    pub arrival_times: Option<PathBuf>,
 }
 
 /// One dead letter as a JSONL line.
@@ -84,6 +90,10 @@ pub fn run_file(
         None => None,
     };
 
+    let mut arrivals = match &paths.arrival_times {
+        Some(path) => Some(ArrivalTimes::open(path)?),
+        None => None,
+    };
     let mut line = Vec::new();
     let mut outputs = Vec::new();
     let mut offset = 0i64;
@@ -105,7 +115,10 @@ pub fn run_file(
             partition: 0,
             offset,
             payload: Some(payload),
-            timestamp_ms: None,
+            timestamp_ms: match arrivals.as_mut() {
+                Some(a) => a.next()?,
+                None => None,
+            },
         };
         sessionizer.push(input, &mut outputs);
         write_outputs(&mut outputs, &mut sessions, dead.as_mut())
@@ -123,6 +136,57 @@ pub fn run_file(
         writer.flush().map_err(write_err(path))?;
     }
     Ok(sessionizer.stats().clone())
+}
+
+/// `send_time` of each line of a `records.jsonl` side file, in order.
+struct ArrivalTimes {
+    path: PathBuf,
+    reader: BufReader<File>,
+    line: u64,
+    text: String,
+}
+
+/// The part of a `records.jsonl` line that file mode reads.
+#[derive(Deserialize)]
+struct RecordSendTime {
+    send_time: i64,
+}
+
+impl ArrivalTimes {
+    fn open(path: &Path) -> Result<Self, FileError> {
+        let file = File::open(path).map_err(|source| FileError::Read {
+            path: path.to_path_buf(),
+            line: 0,
+            source,
+        })?;
+        Ok(ArrivalTimes {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            line: 0,
+            text: String::new(),
+        })
+    }
+
+    /// The next line's `send_time`; `None` past the end of the file.
+    fn next(&mut self) -> Result<Option<i64>, FileError> {
+        self.text.clear();
+        self.line += 1;
+        let bad = |line: u64, path: &Path, message: String| FileError::Read {
+            path: path.to_path_buf(),
+            line,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+        };
+        let read = self
+            .reader
+            .read_line(&mut self.text)
+            .map_err(|e| bad(self.line, &self.path, e.to_string()))?;
+        if read == 0 {
+            return Ok(None);
+        }
+        let record: RecordSendTime = serde_json::from_str(self.text.trim_end())
+            .map_err(|e| bad(self.line, &self.path, format!("expected a send_time: {e}")))?;
+        Ok(Some(record.send_time))
+    }
 }
 
 fn write_outputs(

@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod compare;
 pub mod generate;
 pub mod pipeline;
 pub mod run;
@@ -55,6 +56,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Run the reference sessionizer on Kafka or on an events.jsonl file.
     Pipeline(pipeline::PipelineArgs),
+    /// Compare a report with a baseline report; exit 1 on a regression.
+    Compare(compare::CompareArgs),
 }
 
 pub fn init_tracing(verbose: u8) {
@@ -65,7 +68,10 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
@@ -75,5 +81,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(args) => validate::run(args),
         Command::Run(args) => run::run(args),
         Command::Pipeline(args) => pipeline::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

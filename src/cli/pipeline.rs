@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Context};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use watchload_generator::scenario::units::parse_duration;
 use watchload_model::SessionRules;
@@ -64,21 +64,25 @@ pub struct PipelineArgs {
     pub dead_letters: Option<PathBuf>,
 
     /// A gap between events of a user strictly longer than this splits
-    /// the watch session.
-    #[arg(long, default_value = "30m", value_parser = parse_ms)]
-    pub session_gap: i64,
+    /// the watch session [default: the run's manifest.json in file mode,
+    /// else 30m].
+    #[arg(long, value_parser = parse_ms)]
+    pub session_gap: Option<i64>,
 
-    /// Cap on each step of playing time between two events of a playback.
-    #[arg(long, default_value = "20s", value_parser = parse_ms)]
-    pub max_step: i64,
+    /// Cap on each step of playing time between two events of a playback
+    /// [default: the run's manifest.json in file mode, else 20s].
+    #[arg(long, value_parser = parse_ms)]
+    pub max_step: Option<i64>,
 
-    /// Events later than this behind stream time are dropped.
-    #[arg(long, default_value = "5m", value_parser = parse_ms)]
-    pub allowed_lateness: i64,
+    /// Events later than this behind stream time are dropped [default: the
+    /// run's manifest.json in file mode, else 5m].
+    #[arg(long, value_parser = parse_ms)]
+    pub allowed_lateness: Option<i64>,
 
-    /// Margin around the lateness bound; widens how long state is kept.
-    #[arg(long, default_value = "1s", value_parser = parse_ms)]
-    pub lateness_margin: i64,
+    /// Margin around the lateness bound; widens how long state is kept
+    /// [default: the run's manifest.json in file mode, else 1s].
+    #[arg(long, value_parser = parse_ms)]
+    pub lateness_margin: Option<i64>,
 
     /// Switch on a deliberate bug (see docs/pipeline.md); repeatable.
     #[arg(long = "defect", value_name = "NAME")]
@@ -87,12 +91,7 @@ pub struct PipelineArgs {
 
 pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
     let config = SessionizerConfig {
-        rules: SessionRules {
-            session_gap_ms: args.session_gap,
-            max_step_ms: args.max_step,
-            allowed_lateness_ms: args.allowed_lateness,
-            lateness_margin_ms: args.lateness_margin,
-        },
+        rules: rules(&args)?,
         defects: args.defects.iter().copied().collect::<Defects>(),
     };
 
@@ -117,6 +116,7 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
                 input: input.clone(),
                 output: output.clone(),
                 dead_letters: args.dead_letters.clone(),
+                arrival_times: beside(input, "records.jsonl"),
             };
             run_file(&mut sessionizer, &paths, flush)
                 .with_context(|| format!("file mode on {}", input.display()))?
@@ -125,6 +125,48 @@ pub fn run(args: PipelineArgs) -> anyhow::Result<Outcome> {
     };
     print_summary(&stats);
     Ok(Outcome::Pass)
+}
+
+/// The session rules: each flag given, else (file mode) the rules in the
+/// `manifest.json` beside the events file, else the defaults.
+fn rules(args: &PipelineArgs) -> anyhow::Result<SessionRules> {
+    let base = match args
+        .input
+        .as_deref()
+        .and_then(|i| beside(i, "manifest.json"))
+    {
+        Some(path) => {
+            let rules = manifest_rules(&path)?;
+            tracing::info!(manifest = %path.display(), ?rules, "session rules from the manifest");
+            rules
+        }
+        None => SessionRules::default(),
+    };
+    Ok(SessionRules {
+        session_gap_ms: args.session_gap.unwrap_or(base.session_gap_ms),
+        max_step_ms: args.max_step.unwrap_or(base.max_step_ms),
+        allowed_lateness_ms: args.allowed_lateness.unwrap_or(base.allowed_lateness_ms),
+        lateness_margin_ms: args.lateness_margin.unwrap_or(base.lateness_margin_ms),
+    })
+}
+
+/// `name` in the directory of `file`, when it exists.
+fn beside(file: &Path, name: &str) -> Option<PathBuf> {
+    let path = file.parent().unwrap_or(Path::new(".")).join(name);
+    path.is_file().then_some(path)
+}
+
+/// The `rules` of a run's manifest; defaults when it has none.
+fn manifest_rules(path: &Path) -> anyhow::Result<SessionRules> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    match manifest.get("rules") {
+        Some(rules) => serde_json::from_value(rules.clone())
+            .with_context(|| format!("{}: key `rules`", path.display())),
+        None => Ok(SessionRules::default()),
+    }
 }
 
 fn print_summary(stats: &Stats) {

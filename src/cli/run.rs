@@ -60,17 +60,35 @@ pub struct RunArgs {
     pub seed: Option<u64>,
 
     /// Waiting for output ends after this long without a new output record
-    /// (once the pipeline has consumed every event), e.g. "5s".
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    pub quiet: Duration,
+    /// (once the pipeline has consumed every event), e.g. "5s"; default the
+    /// scenario's `wait.quiet` (5s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub quiet: Option<Duration>,
 
-    /// Waiting for output ends at the latest this long after the flush.
-    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
-    pub deadline: Duration,
+    /// Waiting for output ends at the latest this long after the flush;
+    /// default the scenario's `wait.deadline` (2m).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub deadline: Option<Duration>,
 
     /// Also write the thresholds and checks as JUnit XML to this file.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+
+    /// Switch on a deliberate bug in the reference pipeline, to prove the
+    /// verdict catches it (see docs/defects.md); repeatable.
+    #[arg(long = "defect", value_name = "NAME", conflicts_with_all = ["pipeline_cmd", "no_pipeline"])]
+    pub defects: Vec<watchload_pipeline::Defect>,
+
+    /// How the end of the stream reaches the pipeline: `flush-records`
+    /// (far-future records on every partition) or `shutdown` (stop the
+    /// pipeline, which must emit its open sessions as it stops).
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "flush-records",
+        conflicts_with = "no_pipeline"
+    )]
+    pub end_of_stream: crate::run::EndOfStream,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
@@ -98,6 +116,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         deadline: args.deadline,
         progress: std::io::stderr().is_terminal(),
         junit: args.junit,
+        defects: args.defects.iter().copied().collect(),
+        end_of_stream: args.end_of_stream,
     })?;
     print!("{}", result.report.summary());
     println!("  report: {}", result.dir.display());

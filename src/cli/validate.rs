@@ -67,8 +67,9 @@ fn check_thresholds(scenario: &Scenario) -> Vec<Problem> {
     let extra = watchload_verifier::threshold::RUN_METRICS;
     match watchload_verifier::threshold::parse_thresholds_with(&scenario.thresholds, extra) {
         Ok(_) => Vec::new(),
-        Err(errors) => {
-            errors.iter().map(|e| Problem::new("thresholds", e.to_string())).collect()
-        }
+        Err(errors) => errors
+            .iter()
+            .map(|e| Problem::new("thresholds", e.to_string()))
+            .collect(),
     }
 }

@@ -54,10 +54,15 @@ pub struct VerifyArgs {
     /// Directory for the temporary spill files [default: system temp dir].
     #[arg(long, value_name = "DIR")]
     pub spill_dir: Option<PathBuf>,
+
+    /// Also write the thresholds and checks as JUnit XML to this file.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs the command.
 pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
     let thresholds = collect_thresholds(&args)?;
 
     let options = VerifyOptions {
@@ -84,6 +89,11 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let md_path = dir.join("report.md");
     std::fs::write(&md_path, markdown::render(&report, true))
         .with_context(|| format!("cannot write {}", md_path.display()))?;
+
+    if let Some(path) = &args.junit {
+        let suite = crate::gate::verify_cases::suite(&report, started.elapsed().as_secs_f64());
+        crate::gate::junit::write(path, &[suite])?;
+    }
 
     if args.json {
         println!("{json}");

@@ -224,7 +224,20 @@ pub fn judge(run: Run, produced: Produced, drained: Drained) -> anyhow::Result<J
     });
 
     let end_ms = run.clock.now_ms();
-    let timeline = timeline(&run, &schedule, log, &drained, &measured, end_ms);
+    let mut timeline = timeline(&run, &schedule, log, &drained, &measured, end_ms);
+    let (faults, loss) = crate::run::chaos::judge::sections(
+        crate::run::chaos::judge::Judged {
+            run: &run,
+            schedule: &schedule,
+            produced: &produced,
+            drained: &drained,
+            landed: &landed,
+            measured: &measured,
+            seen: &seen,
+            verification: &verification,
+        },
+        &mut timeline,
+    );
     let throughput = throughput(&run, &schedule, log, &drained);
     let tally = produced.ledger.tally;
     let recon = landed.reconciliation.counts;
@@ -247,10 +260,15 @@ pub fn judge(run: Run, produced: Produced, drained: Drained) -> anyhow::Result<J
             consumer_group: run.group.clone(),
         },
         pipeline: match &run.options.pipeline {
-            PipelineChoice::Reference => "reference".to_string(),
+            PipelineChoice::Reference if run.options.defects.is_empty() => "reference".to_string(),
+            PipelineChoice::Reference => {
+                let names: Vec<&str> = run.options.defects.iter().map(|d| d.as_str()).collect();
+                format!("reference with defects {}", names.join(","))
+            }
             PipelineChoice::Command(c) => format!("command: {c}"),
             PipelineChoice::External => "external".to_string(),
         },
+        pipeline_restarts: run.restarts.get(),
         delivery: DeliverySection {
             tally,
             balanced: tally.generated == tally.acked + tally.failed + tally.indeterminate,
@@ -280,12 +298,17 @@ pub fn judge(run: Run, produced: Produced, drained: Drained) -> anyhow::Result<J
             flush_outputs_dropped: source.flush_dropped,
         },
         timeline,
+        faults,
+        loss,
         verification,
         thresholds: Vec::new(),
         verdict: String::new(),
     };
     report.thresholds =
         metrics::check_all(&run.thresholds, &report.verification, |m| report.metric(m));
+    report
+        .thresholds
+        .extend(crate::run::chaos::judge::check(&report.faults));
     let pass = report.thresholds.iter().all(|t| t.passed);
     report.verdict = if pass { "pass" } else { "fail" }.to_string();
     if let Some(stats) = &drained.pipeline_stats {

@@ -25,7 +25,10 @@ pub fn check_all(
     report: &Report,
     run_metric: impl Fn(&str) -> Option<f64>,
 ) -> Vec<ThresholdResult> {
-    thresholds.iter().map(|t| t.check_with(report, &run_metric)).collect()
+    thresholds
+        .iter()
+        .map(|t| t.check_with(report, &run_metric))
+        .collect()
 }
 
 #[cfg(test)]

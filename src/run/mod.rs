@@ -10,7 +10,9 @@
 //! verify, lag, thresholds, report files). `docs/run.md` explains each.
 
 mod assemble;
+mod chaos;
 mod clock;
+mod end_of_stream;
 mod flush;
 mod group_lag;
 mod junit;
@@ -19,11 +21,13 @@ mod output;
 mod pipeline;
 mod progress;
 mod report;
+mod supervise;
 mod tail;
 mod tee;
 mod truth;
 mod wait;
 
+pub use end_of_stream::EndOfStream;
 pub use pipeline::PipelineChoice;
 pub use report::RunReport;
 
@@ -60,14 +64,20 @@ pub struct RunOptions {
     pub report_root: PathBuf,
     /// Seed overriding the scenario's.
     pub seed: Option<u64>,
-    /// End of output: no new output for this long after the flush.
-    pub quiet: Duration,
-    /// End of output at the latest, after the flush.
-    pub deadline: Duration,
+    /// End of output: no new output for this long after the flush
+    /// (overrides the scenario's `wait.quiet`).
+    pub quiet: Option<Duration>,
+    /// End of output at the latest, after the flush (overrides the
+    /// scenario's `wait.deadline`).
+    pub deadline: Option<Duration>,
     /// Draw a live progress line on stderr.
     pub progress: bool,
     /// Also write a JUnit XML file here.
     pub junit: Option<PathBuf>,
+    /// Deliberate bugs of the reference pipeline (`--defect`).
+    pub defects: watchload_pipeline::Defects,
+    /// How the end of the stream reaches the pipeline.
+    pub end_of_stream: EndOfStream,
 }
 
 /// How long a run waits for the reference pipeline to join its group.
@@ -112,7 +122,7 @@ struct Run {
     scenario_text: String,
     seed: u64,
     settings: KafkaSettings,
-    cluster: Cluster,
+    cluster: Arc<Cluster>,
     clock: HarnessClock,
     run_id: String,
     dir: PathBuf,
@@ -122,15 +132,15 @@ struct Run {
     tail: Option<tail::TailTask>,
     sampler: Option<group_lag::LagSampler>,
     group: Option<String>,
+    chaos: chaos::Chaos,
+    /// The supervisor's restarts of the reference pipeline.
+    restarts: supervise::RestartCount,
 }
 
-/// The Kafka settings of a run: the defaults, then the command line.
-///
-/// TODO: the scenario has no `[kafka]` section yet, so partitions,
-/// replication factor, topics and producer tuning cannot be set per
-/// scenario; only `--bootstrap` and `-X` change them.
-fn kafka_settings(options: &RunOptions) -> anyhow::Result<KafkaSettings> {
-    let mut settings = KafkaSettings::default();
+/// The Kafka settings of a run: the scenario's `[kafka]`, then the command
+/// line.
+fn kafka_settings(options: &RunOptions, scenario: &KafkaSettings) -> anyhow::Result<KafkaSettings> {
+    let mut settings = scenario.clone();
     if let Some(bootstrap) = &options.bootstrap {
         settings.bootstrap = bootstrap.clone();
     }
@@ -158,7 +168,7 @@ impl Run {
             .with_context(|| format!("loading scenario {}", options.scenario.display()))?;
         let thresholds = metrics::parse_all(&scenario.thresholds)?;
         let seed = options.seed.unwrap_or(scenario.seed);
-        let settings = kafka_settings(&options)?;
+        let settings = kafka_settings(&options, &scenario.kafka)?;
         let clock = HarnessClock::start();
         let run_id = format!("{}-{seed}-{}", scenario.name, clock.origin_ms());
         let dir = options.report_root.join(format!(
@@ -169,7 +179,7 @@ impl Run {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating report directory {}", dir.display()))?;
 
-        let cluster = Cluster::connect(&settings).context("connecting to the cluster")?;
+        let cluster = Arc::new(Cluster::connect(&settings).context("connecting to the cluster")?);
         cluster
             .ensure_topics(&settings)
             .await
@@ -183,6 +193,7 @@ impl Run {
         let suggested = group
             .clone()
             .unwrap_or_else(|| format!("watchload-pipeline-{run_id}"));
+        let restarts = supervise::RestartCount::default();
         let pipeline = pipeline::Pipeline::start(
             &options.pipeline,
             &pipeline::PipelineTarget {
@@ -191,6 +202,9 @@ impl Run {
                 group: &suggested,
                 rules: scenario.rules.to_model(),
                 dir: &dir,
+                defects: options.defects.clone(),
+                flush_on_shutdown: options.end_of_stream == EndOfStream::Shutdown,
+                restarts: restarts.clone(),
             },
         )?;
 
@@ -238,6 +252,8 @@ impl Run {
             tail: Some(tail),
             sampler,
             group,
+            chaos: chaos::Chaos::Idle,
+            restarts,
         })
     }
 
@@ -248,11 +264,58 @@ impl Run {
             Arc::clone(&self.signals),
             self.clock,
         );
+        self.start_chaos()?;
         let produced = assemble::produce(self, &progress).await;
         progress.stop().await;
+        self.finish_chaos().await?;
         let mut produced = produced?;
-        produced.flush_records = assemble::flush(self, &produced.send_log).await?;
+        if self.options.end_of_stream == EndOfStream::FlushRecords {
+            produced.flush_records = assemble::flush(self, &produced.send_log).await?;
+        }
         Ok(produced)
+    }
+
+    /// Starts the scenario's chaos plan with the load; the scheduler holds
+    /// the pipeline while it runs when a fault acts on it.
+    fn start_chaos(&mut self) -> anyhow::Result<()> {
+        let plan = self.scenario.chaos.clone();
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let on_pipeline = plan.iter().any(|e| e.action.targets_pipeline());
+        let spec = chaos::PipelineSpec {
+            choice: self.options.pipeline.clone(),
+            settings: self.settings.clone(),
+            bootstrap: self.cluster.bootstrap().to_string(),
+            group: self
+                .group
+                .clone()
+                .unwrap_or_else(|| format!("watchload-pipeline-{}", self.run_id)),
+            rules: self.scenario.rules.to_model(),
+            dir: self.dir.clone(),
+            defects: self.options.defects.clone(),
+            flush_on_shutdown: self.options.end_of_stream == EndOfStream::Shutdown,
+            restarts: self.restarts.clone(),
+        };
+        let targets = chaos::ChaosTargets {
+            cluster: Arc::clone(&self.cluster),
+            pipeline: if on_pipeline {
+                self.pipeline.take()
+            } else {
+                None
+            },
+            spec,
+        };
+        self.chaos = chaos::Chaos::start(plan, targets, self.clock)?;
+        Ok(())
+    }
+
+    /// Waits for the last fault to be undone and takes the pipeline back.
+    async fn finish_chaos(&mut self) -> anyhow::Result<()> {
+        if let Some(pipeline) = self.chaos.finish().await? {
+            self.pipeline = Some(pipeline);
+        }
+        Ok(())
     }
 
     /// Waits (bounded) until the reference pipeline holds every partition
@@ -276,15 +339,25 @@ impl Run {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        tracing::info!(waited_ms = started.elapsed().as_millis() as u64, "pipeline assigned");
+        tracing::info!(
+            waited_ms = started.elapsed().as_millis() as u64,
+            "pipeline assigned"
+        );
     }
 
     async fn drain(&mut self, produced: &assemble::Produced) -> anyhow::Result<assemble::Drained> {
+        let wait = &self.scenario.wait;
         let policy = WaitPolicy {
-            quiet: self.options.quiet,
-            deadline: self.options.deadline,
+            quiet: (self.options.quiet).unwrap_or(millis(wait.quiet.ms())),
+            deadline: (self.options.deadline).unwrap_or(millis(wait.deadline.ms())),
         };
-        let (end, waited) = wait::wait_for_output(policy, &self.signals).await;
+        let (mut end, mut waited) = wait::wait_for_output(policy, &self.signals).await;
+        let mut shutdown_stats = None;
+        if self.options.end_of_stream == EndOfStream::Shutdown {
+            let stopped =
+                end_of_stream::stop_and_wait(&mut self.pipeline, policy, &self.signals).await?;
+            (end, waited, shutdown_stats) = (stopped.end, waited + stopped.waited, stopped.stats);
+        }
         tracing::info!(
             ?end,
             waited_ms = waited.as_millis() as u64,
@@ -302,7 +375,7 @@ impl Run {
         if crashed {
             tracing::warn!("the pipeline stopped before the end of the run");
         }
-        let stats = pipeline.stop().await?;
+        let stats = pipeline.stop().await?.or(shutdown_stats);
         let _ = produced;
         Ok(assemble::Drained {
             end,
@@ -332,4 +405,9 @@ impl Run {
             dir,
         })
     }
+}
+
+/// A scenario duration (ms) as a `Duration`.
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(0) as u64)
 }

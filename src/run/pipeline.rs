@@ -9,8 +9,8 @@
 //! killed if it has not exited a few seconds later. Its stdout and stderr
 //! go to `pipeline.log` in the report directory.
 
+use crate::run::supervise::{supervise, RestartCount, RestartPolicy};
 use anyhow::Context;
-use std::fs::File;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use watchload_kafka::KafkaSettings;
 use watchload_model::SessionRules;
 use watchload_pipeline::kafka::{self as runner, Progress, RunnerError};
-use watchload_pipeline::{SessionizerConfig, Stats};
+use watchload_pipeline::{Defects, SessionizerConfig, Stats};
 
 /// How long a stopping pipeline may take before it is given up on.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -47,6 +47,8 @@ pub enum Pipeline {
         task: JoinHandle<Result<Stats, RunnerError>>,
         /// What it has processed so far.
         progress: Arc<Progress>,
+        /// `true` freezes the pipeline (its task is no longer polled).
+        pause: tokio::sync::watch::Sender<bool>,
     },
     /// A child process.
     Child(tokio::process::Child),
@@ -67,6 +69,14 @@ pub struct PipelineTarget<'a> {
     pub rules: SessionRules,
     /// The report directory, for the child's log.
     pub dir: &'a Path,
+    /// Deliberate bugs switched on in the reference pipeline.
+    pub defects: Defects,
+    /// Whether the reference pipeline emits its open sessions when stopped
+    /// (the run ends the stream by shutdown).
+    pub flush_on_shutdown: bool,
+    /// Counts the supervisor's restarts of the reference pipeline
+    /// (`src/run/supervise.rs`).
+    pub restarts: RestartCount,
 }
 
 impl Pipeline {
@@ -77,7 +87,7 @@ impl Pipeline {
     /// When the child process cannot be spawned or its log created.
     pub fn start(choice: &PipelineChoice, target: &PipelineTarget<'_>) -> anyhow::Result<Pipeline> {
         match choice {
-            PipelineChoice::Reference => Ok(start_reference(target)),
+            PipelineChoice::Reference => Ok(start_reference(target, Arc::default())),
             PipelineChoice::Command(command) => start_child(command, target),
             PipelineChoice::External => Ok(Pipeline::External),
         }
@@ -136,7 +146,81 @@ impl Pipeline {
     }
 }
 
-fn start_reference(target: &PipelineTarget<'_>) -> Pipeline {
+/// Starts the pipeline again after [`Pipeline::crash`], with the same
+/// consumer group (and, for the reference pipeline, the same progress
+/// record, so whoever watches it keeps watching).
+///
+/// # Errors
+///
+/// As [`Pipeline::start`].
+pub fn restart(
+    choice: &PipelineChoice,
+    target: &PipelineTarget<'_>,
+    progress: Option<Arc<Progress>>,
+) -> anyhow::Result<Pipeline> {
+    match (choice, progress) {
+        (PipelineChoice::Reference, Some(progress)) => Ok(start_reference(target, progress)),
+        _ => Pipeline::start(choice, target),
+    }
+}
+
+impl Pipeline {
+    /// Kills the pipeline the way a crash would: the reference pipeline's
+    /// task is dropped without its final commit, a child gets SIGKILL.
+    /// Returns the reference pipeline's progress record for [`restart`].
+    pub async fn crash(self) -> Option<Arc<Progress>> {
+        match self {
+            Pipeline::Reference {
+                task,
+                progress,
+                pause,
+                ..
+            } => {
+                task.abort();
+                let _ = task.await;
+                drop(pause);
+                Some(progress)
+            }
+            Pipeline::Child(mut child) => {
+                let _ = child.kill().await;
+                None
+            }
+            Pipeline::External => None,
+        }
+    }
+
+    /// Freezes (`true`) or thaws the pipeline: SIGSTOP and SIGCONT for a
+    /// child; the reference pipeline's task is simply no longer polled, so
+    /// it reads, writes and commits nothing (librdkafka's own threads keep
+    /// its group membership alive, unlike a stopped process).
+    ///
+    /// # Errors
+    ///
+    /// When `kill` cannot signal the child, or there is no pipeline.
+    pub async fn set_paused(&self, paused: bool) -> anyhow::Result<()> {
+        match self {
+            Pipeline::Reference { pause, .. } => {
+                pause.send_replace(paused);
+                Ok(())
+            }
+            Pipeline::Child(child) => {
+                let pid = child.id().context("the pipeline process has exited")?;
+                let signal = if paused { "-STOP" } else { "-CONT" };
+                let status = tokio::process::Command::new("kill")
+                    .arg(signal)
+                    .arg(pid.to_string())
+                    .status()
+                    .await
+                    .context("running kill")?;
+                anyhow::ensure!(status.success(), "kill {signal} {pid} failed: {status}");
+                Ok(())
+            }
+            Pipeline::External => anyhow::bail!("no pipeline was started by watchload"),
+        }
+    }
+}
+
+fn start_reference(target: &PipelineTarget<'_>, progress: Arc<Progress>) -> Pipeline {
     let t = &target.settings.topics;
     let mut settings = runner::KafkaSettings::new(
         target.bootstrap,
@@ -151,34 +235,49 @@ fn start_reference(target: &PipelineTarget<'_>) -> Pipeline {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    settings.flush_on_shutdown = target.flush_on_shutdown;
     let config = SessionizerConfig {
         rules: target.rules,
-        ..SessionizerConfig::default()
+        defects: target.defects.clone(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let progress = Arc::new(Progress::default());
+    let (pause, paused) = tokio::sync::watch::channel(false);
     let shared = Arc::clone(&progress);
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        runner::run(&settings, config, shutdown, shared).await
-    });
+    let settings = Arc::new(settings);
+    let attempt = move |shutdown| {
+        let (settings, config, shared) =
+            (Arc::clone(&settings), config.clone(), Arc::clone(&shared));
+        async move { runner::run(&settings, config, shutdown, shared).await }
+    };
+    let supervised = supervise(
+        attempt,
+        stopped,
+        RestartPolicy::default(),
+        target.restarts.clone(),
+    );
+    let task = tokio::spawn(crate::run::chaos::pausable(supervised, paused));
+    let defects: Vec<&str> = target.defects.iter().map(|d| d.as_str()).collect();
     tracing::info!(
         group = target.group,
+        ?defects,
         "reference pipeline started in-process"
     );
     Pipeline::Reference {
         stop,
         task,
         progress,
+        pause,
     }
 }
 
 fn start_child(command: &str, target: &PipelineTarget<'_>) -> anyhow::Result<Pipeline> {
     let log_path = target.dir.join("pipeline.log");
-    let log =
-        File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    // Appended to, so a restarted pipeline's output follows the first's.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
     let err_log = log.try_clone().context("sharing pipeline.log")?;
     let t = &target.settings.topics;
     let child = tokio::process::Command::new("sh")

@@ -1,6 +1,7 @@
 //! The run report: `report.json` (correctness from the verifier, plus
 //! delivery, lag, throughput and timelines) and `report.md`.
 
+use crate::run::chaos::report::{FaultReport, LossSection};
 use crate::run::truth::LandedCounts;
 use crate::run::wait::WaitEnd;
 use serde::Serialize;
@@ -37,6 +38,10 @@ pub struct RunReport {
     pub cluster: ClusterInfo,
     /// The pipeline driven: `reference`, `command: ...` or `external`.
     pub pipeline: String,
+    /// Times the reference pipeline stopped on an error and was started
+    /// again by watchload's supervisor (not counting `pipeline-restart`
+    /// faults); see `src/run/supervise.rs`.
+    pub pipeline_restarts: u64,
     /// Delivery outcomes and their reconciliation with the log.
     pub delivery: DeliverySection,
     /// What was read back from the events topic.
@@ -51,6 +56,12 @@ pub struct RunReport {
     pub wait: WaitSection,
     /// Per-second series.
     pub timeline: Timeline,
+    /// The scenario's faults: windows, phases, recovery and damage (see
+    /// docs/chaos.md); empty without `[[chaos]]`.
+    pub faults: Vec<FaultReport>,
+    /// Data lost by the broker, told apart from sessions the pipeline lost
+    /// or got wrong.
+    pub loss: LossSection,
     /// The verifier's report (its own thresholds list stays empty: they
     /// are checked below with the run's).
     pub verification: Report,
@@ -236,6 +247,7 @@ impl RunReport {
             ("run id", self.run_id.clone()),
             ("cluster", self.cluster.bootstrap.clone()),
             ("pipeline", self.pipeline.clone()),
+            ("pipeline restarts", self.pipeline_restarts.to_string()),
             (
                 "wait ended",
                 format!("{:?} after {} ms", self.wait.end, self.wait.waited_ms),
@@ -263,6 +275,10 @@ impl RunReport {
                 let _ = writeln!(md, "| `{}` | {} | {result} |", t.expr, t.actual);
             }
         }
+        md.push_str(&crate::run::chaos::report::markdown(
+            &self.faults,
+            &self.loss,
+        ));
         let _ = writeln!(md, "\n## Correctness\n");
         md.push_str(&watchload_verifier::markdown::render(
             &self.verification,

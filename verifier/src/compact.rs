@@ -72,15 +72,15 @@ struct Fields<C, D> {
     devices: D,
 }
 
-/// The fields of an output that lacks some of them.
+/// The fields of an output that may lack some of them.
 #[derive(Debug, Serialize, Deserialize)]
-struct PartialFields<C, D> {
-    event_count: Option<u64>,
-    playbacks: Option<u32>,
-    content_ids: Option<C>,
-    watch_ms: Option<u64>,
-    device_switches: Option<u32>,
-    devices: Option<D>,
+pub(crate) struct PartialFields<C, D> {
+    pub event_count: Option<u64>,
+    pub playbacks: Option<u32>,
+    pub content_ids: Option<C>,
+    pub watch_ms: Option<u64>,
+    pub device_switches: Option<u32>,
+    pub devices: Option<D>,
 }
 
 type OwnedFields = Fields<Vec<String>, Vec<DeviceBreakdown>>;
@@ -142,7 +142,12 @@ pub enum TruthRecord<'a> {
         faults: Bytes<'a>,
     },
     /// An expired event from `excluded.jsonl`.
-    Excluded(Excluded),
+    Excluded {
+        /// The user.
+        user_id: &'a str,
+        /// The event.
+        sample: FaultSample,
+    },
 }
 
 /// A record of the output family of bucket files.
@@ -224,8 +229,12 @@ pub fn encode_truth(
 ///
 /// # Errors
 /// When postcard fails (it does not for these types).
-pub fn encode_excluded(excluded: Excluded, out: &mut Vec<u8>) -> Result<(), CompactError> {
-    *out = postcard::to_extend(&TruthRecord::Excluded(excluded), std::mem::take(out))?;
+pub fn encode_excluded(excluded: &Excluded, out: &mut Vec<u8>) -> Result<(), CompactError> {
+    let record = TruthRecord::Excluded {
+        user_id: &excluded.user_id,
+        sample: excluded.sample.clone(),
+    };
+    *out = postcard::to_extend(&record, std::mem::take(out))?;
     Ok(())
 }
 
@@ -241,60 +250,92 @@ pub fn encode_output(
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) -> Result<(), CompactError> {
-    scratch.clear();
-    let mut buf = std::mem::take(scratch);
-    let body = match session {
-        None => OutputBody::Delete,
-        Some(s) => {
-            let complete = complete_fields(s);
-            let is_complete = complete.is_some();
-            buf = match complete {
-                Some(fields) => postcard::to_extend(&fields, buf)?,
-                None => postcard::to_extend(&partial_fields(s), buf)?,
-            };
-            OutputBody::Upsert {
-                start: s.session_start,
-                end: s.session_end,
-                complete: is_complete,
-                fields: Bytes(&buf),
-            }
-        }
-    };
-    let record = OutputRecord {
-        stream: origin.stream,
-        position: origin.position,
+    let head = Head {
+        origin,
         user_id,
         key,
-        body,
     };
-    let encoded = postcard::to_extend(&record, std::mem::take(out));
-    *scratch = buf;
-    *out = encoded?;
-    Ok(())
-}
-
-type FieldsRef<'s> = Fields<&'s [String], &'s [DeviceBreakdown]>;
-
-fn complete_fields(s: &OutputSession) -> Option<FieldsRef<'_>> {
-    Some(Fields {
-        event_count: s.event_count?,
-        playbacks: s.playbacks?,
-        content_ids: s.content_ids.as_deref()?,
-        watch_ms: s.watch_ms?,
-        device_switches: s.device_switches?,
-        devices: s.devices.as_deref()?,
-    })
-}
-
-fn partial_fields(s: &OutputSession) -> PartialFields<&[String], &[DeviceBreakdown]> {
-    PartialFields {
+    let Some(s) = session else {
+        return encode_delete(&head, out);
+    };
+    let fields = PartialFields {
         event_count: s.event_count,
         playbacks: s.playbacks,
         content_ids: s.content_ids.as_deref(),
         watch_ms: s.watch_ms,
         device_switches: s.device_switches,
         devices: s.devices.as_deref(),
-    }
+    };
+    encode_upsert(
+        &head,
+        (s.session_start, s.session_end),
+        fields,
+        scratch,
+        out,
+    )
+}
+
+/// Who an output record is and where it came from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head<'s> {
+    pub origin: Origin,
+    pub user_id: &'s str,
+    pub key: &'s str,
+}
+
+pub(crate) fn encode_delete(head: &Head<'_>, out: &mut Vec<u8>) -> Result<(), CompactError> {
+    let record = OutputRecord {
+        stream: head.origin.stream,
+        position: head.origin.position,
+        user_id: head.user_id,
+        key: head.key,
+        body: OutputBody::Delete,
+    };
+    *out = postcard::to_extend(&record, std::mem::take(out))?;
+    Ok(())
+}
+
+/// Encodes an upsert whose lists are already normalized (sorted).
+pub(crate) fn encode_upsert<C: Serialize + Copy, D: Serialize + Copy>(
+    head: &Head<'_>,
+    (start, end): (i64, i64),
+    f: PartialFields<C, D>,
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> Result<(), CompactError> {
+    scratch.clear();
+    let buf = std::mem::take(scratch);
+    let complete = (|| {
+        Some(Fields {
+            event_count: f.event_count?,
+            playbacks: f.playbacks?,
+            content_ids: f.content_ids?,
+            watch_ms: f.watch_ms?,
+            device_switches: f.device_switches?,
+            devices: f.devices?,
+        })
+    })();
+    let is_complete = complete.is_some();
+    let buf = match complete {
+        Some(fields) => postcard::to_extend(&fields, buf)?,
+        None => postcard::to_extend(&f, buf)?,
+    };
+    let record = OutputRecord {
+        stream: head.origin.stream,
+        position: head.origin.position,
+        user_id: head.user_id,
+        key: head.key,
+        body: OutputBody::Upsert {
+            start,
+            end,
+            complete: is_complete,
+            fields: Bytes(&buf),
+        },
+    };
+    let encoded = postcard::to_extend(&record, std::mem::take(out));
+    *scratch = buf;
+    *out = encoded?;
+    Ok(())
 }
 
 /// Builds the truth session of a spilled record.
@@ -419,7 +460,9 @@ mod tests {
         else {
             panic!("a session record");
         };
-        let t = truth_session(user_id, session_id, start, end, tolerated, fields.0, faults.0);
+        let t = truth_session(
+            user_id, session_id, start, end, tolerated, fields.0, faults.0,
+        );
         (t.unwrap(), fields.0.to_vec())
     }
 

@@ -99,7 +99,8 @@ struct NativeRecord {
     diff: Option<i64>,
 }
 
-fn is_delete_op(op: &str) -> bool {
+/// Whether an `op` value marks a tombstone.
+pub(crate) fn is_delete_op(op: &str) -> bool {
     ["delete", "d", "retract"]
         .iter()
         .any(|d| op.eq_ignore_ascii_case(d))
@@ -109,6 +110,11 @@ impl Decoder {
     /// A decoder for `mapping`, or for the model's own schema.
     pub fn new(mapping: Option<Mapping>) -> Decoder {
         Decoder { mapping }
+    }
+
+    /// Whether records are read through a mapping.
+    pub(crate) fn has_mapping(&self) -> bool {
+        self.mapping.is_some()
     }
 
     /// The user a record belongs to, read as cheaply as possible (used to

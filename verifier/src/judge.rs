@@ -14,17 +14,20 @@ use crate::source::Origin;
 use crate::spill::{Spill, SpillError};
 use crate::tally::{Tally, UserCase};
 use crate::verify::{OutputMode, VerifyError};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use watchload_model::truth::{Excluded, FaultSample};
+use watchload_model::truth::FaultSample;
 use watchload_model::{SessionRules, TruthSession};
 
 /// A spilled truth session, borrowed from its bucket file.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct TruthRef<'b> {
-    user_id: &'b str,
+    /// Index of the user in the bucket's [`Users`].
+    user: u32,
     session_id: &'b str,
     start: i64,
     end: i64,
@@ -36,12 +39,43 @@ struct TruthRef<'b> {
 /// A spilled output session (the surviving version), borrowed.
 #[derive(Debug, Clone, Copy)]
 struct OutputRef<'b> {
-    user_id: &'b str,
+    user: u32,
     origin: Origin,
     start: i64,
     end: i64,
     complete: bool,
     fields: &'b [u8],
+}
+
+/// An expired event of a user.
+#[derive(Debug)]
+struct ExcludedRef {
+    user: u32,
+    sample: FaultSample,
+}
+
+/// The users of one bucket, numbered in order of appearance, so records
+/// group by a number instead of by comparing names.
+#[derive(Debug, Default)]
+struct Users<'b> {
+    ids: FxHashMap<&'b str, u32>,
+    names: Vec<&'b str>,
+}
+
+impl<'b> Users<'b> {
+    fn id(&mut self, name: &'b str) -> u32 {
+        *self.ids.entry(name).or_insert_with(|| {
+            self.names.push(name);
+            (self.names.len() - 1) as u32
+        })
+    }
+}
+
+/// The two files of a bucket, read whole; reused from bucket to bucket.
+#[derive(Debug, Default)]
+struct Buffers {
+    truth: Vec<u8>,
+    output: Vec<u8>,
 }
 
 /// Judges the buckets of a spill.
@@ -66,12 +100,13 @@ impl Judge<'_> {
             for _ in 0..workers {
                 scope.spawn(|| {
                     let mut tally = Tally::default();
+                    let mut buffers = Buffers::default();
                     let outcome = loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         if i >= self.spill.buckets() {
                             break Ok(tally);
                         }
-                        match self.bucket(i) {
+                        match self.bucket(i, &mut buffers) {
                             Ok(t) => tally.merge(t),
                             Err(e) => break Err(e),
                         }
@@ -94,35 +129,43 @@ impl Judge<'_> {
         Ok(total)
     }
 
-    fn bucket(&self, index: usize) -> Result<Tally, VerifyError> {
+    fn bucket(&self, index: usize, buffers: &mut Buffers) -> Result<Tally, VerifyError> {
         let mut tally = Tally::default();
         let truth_path = self.spill.path("truth", index);
-        let truth_bytes = read(&truth_path)?;
-        let (mut truths, mut excluded) = load_truth(&truth_path, &truth_bytes)?;
+        read(&truth_path, &mut buffers.truth)?;
         let output_path = self.spill.path("output", index);
-        let output_bytes = read(&output_path)?;
-        let mut outputs = self.load_outputs(&output_path, &output_bytes, &mut tally)?;
+        read(&output_path, &mut buffers.output)?;
+        let mut users = Users::default();
+        let (truths, excluded) = load_truth(&truth_path, &buffers.truth, &mut users)?;
+        let outputs = self.load_outputs(&output_path, &buffers.output, &mut users, &mut tally)?;
 
-        // Stable sorts: truth by start keeps file order for equal starts, as
-        // the matcher always saw it.
-        truths.sort_by(|a, b| (a.user_id, a.start).cmp(&(b.user_id, b.start)));
-        outputs.sort_unstable_by(|a, b| (a.user_id, a.origin).cmp(&(b.user_id, b.origin)));
-        excluded.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-        let mut users: Vec<&str> = truths.iter().map(|t| t.user_id).collect();
-        users.extend(outputs.iter().map(|o| o.user_id));
-        users.extend(excluded.iter().map(|x| x.user_id.as_str()));
-        users.sort_unstable();
-        users.dedup();
-
-        let (mut t, mut o, mut x) = (&truths[..], &outputs[..], &excluded[..]);
-        for user in users {
-            let ts = take_user(&mut t, user, |r| r.user_id);
-            let os = take_user(&mut o, user, |r| r.user_id);
-            let xs = take_user(&mut x, user, |r| r.user_id.as_str());
-            if all_exact(ts, os) {
+        // Grouped by user in file order, then sorted per user: truth by
+        // start (stable, so equal starts keep file order, as the matcher
+        // always saw them), outputs by origin. The order of users does not
+        // matter: tallies add up the same in any order.
+        let n = users.names.len();
+        let truth_groups = Groups::new(truths.iter().map(|t| t.user), n);
+        let output_groups = Groups::new(outputs.iter().map(|o| o.user), n);
+        let excluded_groups = Groups::new(excluded.iter().map(|x| x.user), n);
+        let (mut ts, mut os, mut xs) = (Vec::new(), Vec::new(), Vec::new());
+        for (user, name) in users.names.iter().enumerate() {
+            ts.clear();
+            ts.extend(truth_groups.of(user).iter().map(|&i| truths[i as usize]));
+            ts.sort_by_key(|t| t.start);
+            os.clear();
+            os.extend(output_groups.of(user).iter().map(|&i| outputs[i as usize]));
+            os.sort_unstable_by_key(|o| o.origin);
+            xs.clear();
+            xs.extend(
+                excluded_groups
+                    .of(user)
+                    .iter()
+                    .map(|&i| &excluded[i as usize]),
+            );
+            if all_exact(&ts, &os) {
                 tally.add_exact_user(ts.len() as u64, xs.len() as u64);
             } else {
-                self.judge_user(user, ts, os, xs, &mut tally)
+                self.judge_user(name, &ts, &os, &xs, &mut tally)
                     .map_err(|_| corrupt(&output_path, 0))?;
             }
         }
@@ -134,14 +177,14 @@ impl Judge<'_> {
         user: &str,
         ts: &[TruthRef<'_>],
         os: &[OutputRef<'_>],
-        xs: &[Excluded],
+        xs: &[&ExcludedRef],
         tally: &mut Tally,
     ) -> Result<(), compact::CompactError> {
         let truths = ts
             .iter()
             .map(|t| {
                 compact::truth_session(
-                    t.user_id,
+                    user,
                     t.session_id,
                     t.start,
                     t.end,
@@ -153,7 +196,9 @@ impl Judge<'_> {
             .collect::<Result<Vec<TruthSession>, _>>()?;
         let outputs = os
             .iter()
-            .map(|o| compact::output_session(o.user_id, o.origin, (o.start, o.end), o.complete, o.fields))
+            .map(|o| {
+                compact::output_session(user, o.origin, (o.start, o.end), o.complete, o.fields)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let excluded: Vec<FaultSample> = xs.iter().map(|x| x.sample.clone()).collect();
         let verdict = classify_user(&truths, &outputs);
@@ -172,10 +217,21 @@ impl Judge<'_> {
         &self,
         path: &Path,
         bytes: &'b [u8],
+        users: &mut Users<'b>,
         tally: &mut Tally,
     ) -> Result<Vec<OutputRef<'b>>, VerifyError> {
-        let mut outputs = Vec::new();
-        let mut live: HashMap<(&'b str, &'b str), Option<OutputRef<'b>>> = HashMap::new();
+        let mut outputs = Vec::with_capacity(bytes.len() / 32);
+        // The live version per (user, changelog key), as an index into
+        // `versions`. Fx: fast on short keys; its order never reaches the
+        // report, as outputs are sorted by user and origin before judging.
+        let mut versions: Vec<Option<OutputRef<'b>>> = Vec::new();
+        let mut live: FxHashMap<(&'b str, &'b str), u32> = FxHashMap::default();
+        if self.mode == OutputMode::FinalView {
+            // About one record per 128 bytes: a bigger table would only
+            // spread inserts over more pages to fault in.
+            live.reserve(bytes.len() / 128);
+            versions.reserve(bytes.len() / 32);
+        }
         let mut rest = bytes;
         let mut number = 0;
         while !rest.is_empty() {
@@ -192,7 +248,7 @@ impl Judge<'_> {
                     complete,
                     fields,
                 } => Some(OutputRef {
-                    user_id: record.user_id,
+                    user: users.id(record.user_id),
                     origin: Origin {
                         stream: record.stream,
                         position: record.position,
@@ -211,22 +267,25 @@ impl Judge<'_> {
                 (None, OutputMode::Append) => cl.tombstones += 1,
                 (Some(session), OutputMode::FinalView) => {
                     cl.upserts += 1;
-                    let slot = live.entry((record.user_id, record.key)).or_insert(None);
-                    if slot.replace(session).is_some() {
+                    let slot = *live.entry((record.user_id, record.key)).or_insert_with(|| {
+                        versions.push(None);
+                        (versions.len() - 1) as u32
+                    });
+                    if versions[slot as usize].replace(session).is_some() {
                         cl.superseded += 1;
                     }
                 }
                 (None, OutputMode::FinalView) => {
                     cl.tombstones += 1;
-                    let slot = live.get_mut(&(record.user_id, record.key));
-                    match slot.and_then(Option::take) {
+                    let slot = live.get(&(record.user_id, record.key));
+                    match slot.and_then(|&i| versions[i as usize].take()) {
                         Some(_) => cl.deleted += 1,
                         None => cl.orphan_tombstones += 1,
                     }
                 }
             }
         }
-        outputs.extend(live.into_values().flatten());
+        outputs.extend(versions.into_iter().flatten());
         Ok(outputs)
     }
 }
@@ -243,24 +302,56 @@ impl Judge<'_> {
 fn all_exact(truths: &[TruthRef<'_>], outputs: &[OutputRef<'_>]) -> bool {
     truths.len() == outputs.len()
         && truths.iter().zip(outputs).all(|(t, o)| {
-            !t.tolerated && o.complete && t.start == o.start && t.end == o.end && t.fields == o.fields
+            !t.tolerated
+                && o.complete
+                && t.start == o.start
+                && t.end == o.end
+                && t.fields == o.fields
         })
         && truths.windows(2).all(|w| w[1].start > w[0].end)
 }
 
-/// Splits off the leading run of `items` that belong to `user`.
-fn take_user<'s, T>(items: &mut &'s [T], user: &str, user_of: impl Fn(&T) -> &str) -> &'s [T] {
-    let n = items.iter().take_while(|i| user_of(i) == user).count();
-    let (head, tail) = items.split_at(n);
-    *items = tail;
-    head
+/// Record indices grouped by user (a counting sort), in file order within
+/// each user.
+#[derive(Debug)]
+struct Groups {
+    /// `items[start[u]..start[u + 1]]` are the records of user `u`.
+    start: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Groups {
+    fn new(users_of: impl Iterator<Item = u32> + Clone, users: usize) -> Groups {
+        let mut start = vec![0u32; users + 1];
+        for user in users_of.clone() {
+            start[user as usize + 1] += 1;
+        }
+        for u in 0..users {
+            start[u + 1] += start[u];
+        }
+        let mut next = start.clone();
+        let mut items = vec![0u32; start[users] as usize];
+        for (i, user) in users_of.enumerate() {
+            let at = &mut next[user as usize];
+            items[*at as usize] = i as u32;
+            *at += 1;
+        }
+        Groups { start, items }
+    }
+
+    fn of(&self, user: usize) -> &[u32] {
+        &self.items[self.start[user] as usize..self.start[user + 1] as usize]
+    }
 }
 
 fn load_truth<'b>(
     path: &Path,
     bytes: &'b [u8],
-) -> Result<(Vec<TruthRef<'b>>, Vec<Excluded>), VerifyError> {
-    let mut truths = Vec::new();
+    users: &mut Users<'b>,
+) -> Result<(Vec<TruthRef<'b>>, Vec<ExcludedRef>), VerifyError> {
+    // Records take well over 32 bytes; reserving up front avoids copying
+    // while the vector grows (untouched capacity costs no memory).
+    let mut truths = Vec::with_capacity(bytes.len() / 32);
     let mut excluded = Vec::new();
     let mut rest = bytes;
     let mut number = 0;
@@ -279,7 +370,7 @@ fn load_truth<'b>(
                 fields,
                 faults,
             } => truths.push(TruthRef {
-                user_id,
+                user: users.id(user_id),
                 session_id,
                 start,
                 end,
@@ -287,26 +378,201 @@ fn load_truth<'b>(
                 fields: fields.0,
                 faults: faults.0,
             }),
-            TruthRecord::Excluded(x) => excluded.push(x),
+            TruthRecord::Excluded { user_id, sample } => excluded.push(ExcludedRef {
+                user: users.id(user_id),
+                sample,
+            }),
         }
     }
     Ok((truths, excluded))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, VerifyError> {
-    std::fs::read(path).map_err(|source| {
-        SpillError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-        .into()
-    })
+fn read(path: &Path, into: &mut Vec<u8>) -> Result<(), VerifyError> {
+    let io = |source| SpillError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    into.clear();
+    File::open(path)
+        .and_then(|mut file| file.read_to_end(into))
+        .map_err(io)?;
+    Ok(())
 }
-
 fn corrupt(path: &Path, record: u64) -> VerifyError {
     SpillError::Corrupt {
         path: path.to_path_buf(),
         line: record,
     }
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::OutputSession;
+    use crate::report::Inputs;
+    use std::collections::BTreeMap;
+    use watchload_model::{DeviceBreakdown, DeviceType, WatchSession};
+
+    fn truth(start: i64, end: i64) -> TruthSession {
+        let session = WatchSession {
+            user_id: "u1".into(),
+            session_start: start,
+            session_end: end,
+            event_count: 3,
+            playbacks: 1,
+            content_ids: vec!["c1".into()],
+            watch_ms: 7,
+            device_switches: 0,
+            devices: vec![DeviceBreakdown {
+                device_id: "d1".into(),
+                device_type: DeviceType::Tv,
+                first_event_time: start,
+                last_event_time: end,
+                watch_ms: 7,
+            }],
+        };
+        TruthSession {
+            session_id: session.key(),
+            session,
+            tolerated: false,
+            fault_counts: BTreeMap::new(),
+            fault_samples: Vec::new(),
+        }
+    }
+
+    fn output(t: &TruthSession, position: u64) -> OutputSession {
+        let s = &t.session;
+        OutputSession {
+            user_id: s.user_id.clone(),
+            session_start: s.session_start,
+            session_end: s.session_end,
+            event_count: Some(s.event_count),
+            playbacks: Some(s.playbacks),
+            content_ids: Some(s.content_ids.clone()),
+            watch_ms: Some(s.watch_ms),
+            device_switches: Some(s.device_switches),
+            devices: Some(s.devices.clone()),
+            origin: Origin {
+                stream: 0,
+                position,
+            },
+        }
+    }
+
+    /// Encodes both sides as phase one does; returns the bucket bytes.
+    fn spill(truths: &[TruthSession], outputs: &[OutputSession]) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let (mut scratch, mut truth_bytes) = (Vec::new(), Vec::new());
+        for t in truths {
+            let json = serde_json::to_string(t).unwrap();
+            let line: compact::TruthLine = serde_json::from_str(&json).unwrap();
+            compact::encode_truth(&line, &mut scratch, &mut truth_bytes).unwrap();
+        }
+        let outputs = outputs
+            .iter()
+            .map(|o| {
+                let mut out = Vec::new();
+                let (user, origin) = (&o.user_id, o.origin);
+                compact::encode_output(origin, user, "k", Some(o), &mut scratch, &mut out).unwrap();
+                out
+            })
+            .collect();
+        (truth_bytes, outputs)
+    }
+
+    fn fast_path_taken(truths: &[TruthSession], outputs: &[OutputSession]) -> bool {
+        let (truth_bytes, output_bytes) = spill(truths, outputs);
+        let mut users = Users::default();
+        let (ts, _) = load_truth(Path::new("t"), &truth_bytes, &mut users).unwrap();
+        let os: Vec<OutputRef> = output_bytes
+            .iter()
+            .map(|bytes| {
+                let record: OutputRecord = postcard::from_bytes(bytes).unwrap();
+                let OutputBody::Upsert {
+                    start,
+                    end,
+                    complete,
+                    fields,
+                } = record.body
+                else {
+                    panic!("an upsert");
+                };
+                OutputRef {
+                    user: users.id(record.user_id),
+                    origin: Origin {
+                        stream: record.stream,
+                        position: record.position,
+                    },
+                    start,
+                    end,
+                    complete,
+                    fields: fields.0,
+                }
+            })
+            .collect();
+        all_exact(&ts, &os)
+    }
+
+    fn report(tally: Tally) -> serde_json::Value {
+        let inputs = Inputs {
+            truth_dir: String::new(),
+            sessions: Vec::new(),
+            mapping: None,
+            output_mode: String::new(),
+            scenario: None,
+        };
+        serde_json::to_value(tally.finish(inputs, SessionRules::default())).unwrap()
+    }
+
+    #[test]
+    fn exact_users_count_as_the_matcher_would() {
+        let truths = vec![truth(0, 10), truth(11, 20), truth(100, 200)];
+        let outputs: Vec<_> = (0..3).map(|i| output(&truths[i], i as u64 + 1)).collect();
+        assert!(fast_path_taken(&truths, &outputs));
+
+        let mut slow = Tally::default();
+        let case = UserCase {
+            user_id: "u1",
+            truths: &truths,
+            outputs: &outputs,
+            excluded: &[],
+            streams: &[],
+        };
+        slow.add_user(
+            &case,
+            &classify_user(&truths, &outputs),
+            &SessionRules::default(),
+        );
+        let mut fast = Tally::default();
+        fast.add_exact_user(3, 0);
+        assert_eq!(report(fast), report(slow));
+    }
+
+    #[test]
+    fn anything_but_clean_pairs_goes_the_long_way() {
+        let truths = vec![truth(0, 10), truth(11, 20)];
+        let outputs: Vec<_> = (0..2).map(|i| output(&truths[i], i as u64 + 1)).collect();
+        let with = |f: &dyn Fn(&mut Vec<TruthSession>, &mut Vec<OutputSession>)| {
+            let (mut t, mut o) = (truths.clone(), outputs.clone());
+            f(&mut t, &mut o);
+            fast_path_taken(&t, &o)
+        };
+        assert!(with(&|_, _| {}));
+        assert!(!with(&|_, o| o[1].watch_ms = Some(8)));
+        assert!(!with(
+            &|_, o| o[1].devices.as_mut().unwrap()[0].device_id = "d2".into()
+        ));
+        assert!(!with(&|_, o| o[0].session_end = 9));
+        assert!(!with(&|_, o| o[1].event_count = None));
+        assert!(!with(&|_, o| {
+            o.pop();
+        }));
+        assert!(!with(&|t, _| t[0].tolerated = true));
+        assert!(!with(&|_, o| o.swap(0, 1)));
+        // Touching spans overlap (bounds are inclusive): one cluster.
+        assert!(!with(&|t, o| {
+            t[1] = truth(10, 20);
+            o[1] = output(&t[1], 2);
+        }));
+    }
 }

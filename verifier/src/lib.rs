@@ -18,6 +18,7 @@ pub mod lag;
 pub mod mapping;
 pub mod markdown;
 pub mod matching;
+mod native;
 mod phase_one;
 pub mod report;
 pub mod run_dir;

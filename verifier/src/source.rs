@@ -223,9 +223,12 @@ impl SessionSource for JsonlSource {
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let payload = match std::str::from_utf8(&self.buf) {
-                Ok(text) => Payload::Text(text.to_string()),
-                Err(err) => Payload::Unreadable(format!("not UTF-8: {err}")),
+            // The line's bytes become the record's text without a copy; the
+            // next line gets a fresh buffer of about the same size.
+            let next = Vec::with_capacity(self.buf.len() + 64);
+            let payload = match String::from_utf8(std::mem::replace(&mut self.buf, next)) {
+                Ok(text) => Payload::Text(text),
+                Err(err) => Payload::Unreadable(format!("not UTF-8: {}", err.utf8_error())),
             };
             return Ok(Some(RawRecord {
                 origin: Origin {

@@ -4,11 +4,11 @@
 use crate::decode::Decoder;
 use crate::judge::Judge;
 use crate::mapping::{Mapping, MappingError};
+use crate::phase_one::{spill_outputs, spill_truth};
 use crate::report::{Inputs, Report};
 use crate::run_dir::{RunDir, RunDirError};
 use crate::source::{SessionSource, SourceError};
 use crate::spill::{Spill, SpillError};
-use crate::phase_one::{spill_outputs, spill_truth};
 use crate::tally::Tally;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -155,4 +155,3 @@ fn auto_buckets(run: &RunDir, output_bytes: Option<u64>) -> usize {
     let bytes = truth.max(output_bytes.unwrap_or(truth));
     (bytes.div_ceil(BUCKET_TARGET_BYTES) as usize).clamp(1, MAX_AUTO_BUCKETS)
 }
-

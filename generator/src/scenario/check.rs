@@ -83,6 +83,7 @@ pub fn check(s: &Scenario) -> Vec<Problem> {
     behaviour(s, &mut p);
     faults(s, &mut p);
     load(s, &mut p);
+    p.0.extend(super::chaos::check(s));
     p.0
 }
 

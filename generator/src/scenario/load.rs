@@ -128,10 +128,23 @@ pub fn locate(text: &str, key: &str) -> Option<usize> {
     let mut table = doc.as_table();
     let mut found = None;
     for part in key.split('.') {
-        let (k, item) = table.get_key_value(part)?;
+        // `chaos[2]`: entry 2 of an array of tables.
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        let Some((k, item)) = table.get_key_value(name) else {
+            break;
+        };
         found = k.span().or_else(|| item.span()).or(found);
-        match item {
-            Item::Table(t) => table = t,
+        match (item, index) {
+            (Item::Table(t), None) => table = t,
+            (Item::ArrayOfTables(array), Some(i)) => {
+                let Some(entry) = array.get(i) else { break };
+                let first_key = entry.iter().next().and_then(|(k, _)| entry.key(k)?.span());
+                found = entry.span().or(first_key).or(found);
+                table = entry;
+            }
             _ => break,
         }
     }

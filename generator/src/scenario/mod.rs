@@ -7,10 +7,12 @@
 //! [`check::check`]. `docs/scenarios.md` documents every key; a test keeps
 //! the two in step.
 
+pub mod chaos;
 pub mod check;
 pub mod load;
 pub mod units;
 
+pub use chaos::{ChaosAction, ChaosEntry, Recovery, Wait};
 pub use check::{check, Problem};
 pub use load::{load_file, parse_str, ScenarioError};
 pub use units::{Instant, Millis, Multiplier, Rate};
@@ -55,6 +57,19 @@ pub struct Scenario {
     /// written here; the verifier parses them.
     #[serde(default)]
     pub thresholds: Vec<String>,
+    /// `[kafka]`: cluster, topics and client settings for `watchload run`
+    /// (command-line flags override them).
+    #[serde(default)]
+    pub kafka: watchload_kafka::KafkaSettings,
+    /// `[wait]`: how `watchload run` waits for the last output.
+    #[serde(default)]
+    pub wait: Wait,
+    /// `[recovery]`: when a run counts as recovered after a fault.
+    #[serde(default)]
+    pub recovery: Recovery,
+    /// `[[chaos]]`: faults on the load's timeline, for `watchload run`.
+    #[serde(default)]
+    pub chaos: Vec<ChaosEntry>,
 }
 
 fn one() -> f64 {

@@ -1,10 +1,10 @@
 //! The consumer context: notes revoked partitions so the runner drops
 //! their state before it reads them again.
 
+use super::progress::Progress;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use std::collections::BTreeSet;
-use super::progress::Progress;
 use std::sync::{Arc, Mutex};
 
 /// Partitions revoked since the runner last looked.
@@ -33,7 +33,8 @@ impl ConsumerContext for PipelineContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let mut revoked = self.revoked.0.lock().expect("revoked set poisoned");
-            self.progress.revoke(list.elements().iter().map(|e| e.partition()));
+            self.progress
+                .revoke(list.elements().iter().map(|e| e.partition()));
             for element in list.elements() {
                 tracing::info!(
                     topic = element.topic(),
@@ -47,7 +48,8 @@ impl ConsumerContext for PipelineContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            self.progress.assign(list.elements().iter().map(|e| e.partition()));
+            self.progress
+                .assign(list.elements().iter().map(|e| e.partition()));
         }
     }
 }

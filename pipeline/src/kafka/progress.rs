@@ -23,7 +23,10 @@ impl Progress {
     }
 
     pub(super) fn assign(&self, partitions: impl IntoIterator<Item = i32>) {
-        self.assigned.lock().expect("progress poisoned").extend(partitions);
+        self.assigned
+            .lock()
+            .expect("progress poisoned")
+            .extend(partitions);
     }
 
     pub(super) fn revoke(&self, partitions: impl IntoIterator<Item = i32>) {
