@@ -309,7 +309,12 @@ pub fn judge(run: Run, produced: Produced, drained: Drained) -> anyhow::Result<J
     report
         .thresholds
         .extend(crate::run::chaos::judge::check(&report.faults));
-    let pass = report.thresholds.iter().all(|t| t.passed);
+    // Data integrity fails a run whatever the scenario's thresholds say:
+    // every record accounted for, nothing acked lost, the topic read back.
+    let intact = report.delivery.balanced
+        && report.delivery.broker_data_loss == 0
+        && report.landed.read_back.complete;
+    let pass = intact && report.thresholds.iter().all(|t| t.passed);
     report.verdict = if pass { "pass" } else { "fail" }.to_string();
     if let Some(stats) = &drained.pipeline_stats {
         tracing::info!(
