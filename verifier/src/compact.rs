@@ -44,7 +44,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Bytes<'a> {
 pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
 
 /// One device of a truth line, read without copying its id.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRef<'a> {
     /// The device.
@@ -338,6 +338,54 @@ pub(crate) fn encode_upsert<C: Serialize + Copy, D: Serialize + Copy>(
     Ok(())
 }
 
+/// Names of the optional output fields, in the order of [`PartialFields`]
+/// and of the masks [`present_and_equal`] returns.
+pub const OPTIONAL_FIELDS: [&str; 6] = [
+    "event_count",
+    "playbacks",
+    "content_ids",
+    "watch_ms",
+    "device_switches",
+    "devices",
+];
+
+/// For an output lacking some fields: which fields it has, if every one of
+/// them equals the truth session's (`None` when one differs). `truth` and
+/// `output` are the `fields` bytes of the two records.
+///
+/// # Errors
+/// When the stored bytes do not decode (a corrupt spill file).
+pub fn present_and_equal(truth: &[u8], output: &[u8]) -> Result<Option<[bool; 6]>, CompactError> {
+    type Borrowed<'a> = Fields<Vec<&'a str>, Vec<DeviceRef<'a>>>;
+    type BorrowedPartial<'a> = PartialFields<Vec<&'a str>, Vec<DeviceRef<'a>>>;
+    let t: Borrowed = postcard::from_bytes(truth)?;
+    let o: BorrowedPartial = postcard::from_bytes(output)?;
+    let same = |present: bool, equal: bool| !present || equal;
+    let equal = same(
+        o.event_count.is_some(),
+        o.event_count == Some(t.event_count),
+    ) && same(o.playbacks.is_some(), o.playbacks == Some(t.playbacks))
+        && same(o.watch_ms.is_some(), o.watch_ms == Some(t.watch_ms))
+        && same(
+            o.device_switches.is_some(),
+            o.device_switches == Some(t.device_switches),
+        )
+        && o.content_ids
+            .as_ref()
+            .map_or(true, |ids| *ids == t.content_ids)
+        && o.devices.as_ref().map_or(true, |d| *d == t.devices);
+    Ok(equal.then(|| {
+        [
+            o.event_count.is_some(),
+            o.playbacks.is_some(),
+            o.content_ids.is_some(),
+            o.watch_ms.is_some(),
+            o.device_switches.is_some(),
+            o.devices.is_some(),
+        ]
+    }))
+}
+
 /// Builds the truth session of a spilled record.
 ///
 /// # Errors
@@ -412,112 +460,5 @@ pub fn output_session(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::matching::is_exact;
-
-    const LINE: &str = r#"{"session_id":"u\"1@5","user_id":"u\"1","session_start":5,"session_end":9,"event_count":2,"playbacks":1,"content_ids":["a","b\\c"],"watch_ms":4,"device_switches":0,"devices":[{"device_id":"d","device_type":"tv","first_event_time":5,"last_event_time":9,"watch_ms":4}],"tolerated":false,"fault_counts":{"jitter":1},"fault_samples":[]}"#;
-
-    fn spilled_truth() -> (Vec<u8>, TruthSession) {
-        let line: TruthLine = serde_json::from_str(LINE).unwrap();
-        let (mut scratch, mut out) = (Vec::new(), Vec::new());
-        encode_truth(&line, &mut scratch, &mut out).unwrap();
-        let expected = crate::run_dir::parse_truth_line(LINE).unwrap();
-        (out, expected)
-    }
-
-    fn as_output(t: &TruthSession) -> OutputSession {
-        let s = &t.session;
-        OutputSession {
-            user_id: s.user_id.clone(),
-            session_start: s.session_start,
-            session_end: s.session_end,
-            event_count: Some(s.event_count),
-            playbacks: Some(s.playbacks),
-            content_ids: Some(s.content_ids.clone()),
-            watch_ms: Some(s.watch_ms),
-            device_switches: Some(s.device_switches),
-            devices: Some(s.devices.clone()),
-            origin: Origin {
-                stream: 1,
-                position: 7,
-            },
-        }
-    }
-
-    fn truth_fields(bytes: &[u8]) -> (TruthSession, Vec<u8>) {
-        let (record, rest) = postcard::take_from_bytes::<TruthRecord>(bytes).unwrap();
-        assert!(rest.is_empty());
-        let TruthRecord::Session {
-            user_id,
-            session_id,
-            start,
-            end,
-            tolerated,
-            fields,
-            faults,
-        } = record
-        else {
-            panic!("a session record");
-        };
-        let t = truth_session(
-            user_id, session_id, start, end, tolerated, fields.0, faults.0,
-        );
-        (t.unwrap(), fields.0.to_vec())
-    }
-
-    fn output_fields(s: Option<&OutputSession>) -> (Option<OutputSession>, Vec<u8>) {
-        let (mut scratch, mut out) = (Vec::new(), Vec::new());
-        let origin = Origin {
-            stream: 1,
-            position: 7,
-        };
-        encode_output(origin, "u\"1", "k", s, &mut scratch, &mut out).unwrap();
-        let record: OutputRecord = postcard::from_bytes(&out).unwrap();
-        assert_eq!((record.user_id, record.key), ("u\"1", "k"));
-        match record.body {
-            OutputBody::Delete => (None, Vec::new()),
-            OutputBody::Upsert {
-                start,
-                end,
-                complete,
-                fields,
-            } => {
-                let o = output_session(record.user_id, origin, (start, end), complete, fields.0);
-                (Some(o.unwrap()), fields.0.to_vec())
-            }
-        }
-    }
-
-    #[test]
-    fn truth_round_trips_with_escapes_and_faults() {
-        let (bytes, expected) = spilled_truth();
-        assert_eq!(truth_fields(&bytes).0, expected);
-    }
-
-    #[test]
-    fn equal_fields_encode_to_equal_bytes_and_only_then() {
-        let (bytes, truth) = spilled_truth();
-        let (_, truth_bytes) = truth_fields(&bytes);
-        let output = as_output(&truth);
-        let (decoded, output_bytes) = output_fields(Some(&output));
-        assert_eq!(decoded.as_ref(), Some(&output));
-        assert!(is_exact(&truth, &output));
-        assert_eq!(truth_bytes, output_bytes);
-
-        let mut other = output.clone();
-        other.devices.as_mut().unwrap()[0].device_type = DeviceType::Phone;
-        assert!(!is_exact(&truth, &other));
-        assert_ne!(output_fields(Some(&other)).1, truth_bytes);
-    }
-
-    #[test]
-    fn partial_outputs_and_tombstones_round_trip() {
-        let (_, truth) = spilled_truth();
-        let mut output = as_output(&truth);
-        output.devices = None;
-        output.playbacks = None;
-        assert_eq!(output_fields(Some(&output)).0, Some(output));
-        assert_eq!(output_fields(None).0, None);
-    }
-}
+#[path = "compact_tests.rs"]
+mod tests;

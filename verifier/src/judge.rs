@@ -3,9 +3,9 @@
 //! A bucket's two files are read whole and their records decoded in place
 //! (strings borrow from the file's bytes). Final view is resolved, records
 //! are grouped by user, and each user is judged. A user whose truth and
-//! output sessions pair off one to one with equal spans and equal encoded
-//! fields, with no overlaps between pairs, is counted as exact without
-//! building a single session (see [`all_exact`]); every other user goes
+//! output sessions pair off one to one with equal spans and equal fields,
+//! with no overlaps between pairs, is counted as exact without building a
+//! single session (see [`exact_user`]); every other user goes
 //! through [`classify_user`] and the tally as before.
 
 use crate::compact::{self, OutputBody, OutputRecord, TruthRecord};
@@ -162,11 +162,12 @@ impl Judge<'_> {
                     .iter()
                     .map(|&i| &excluded[i as usize]),
             );
-            if all_exact(&ts, &os) {
-                tally.add_exact_user(ts.len() as u64, xs.len() as u64);
-            } else {
-                self.judge_user(name, &ts, &os, &xs, &mut tally)
-                    .map_err(|_| corrupt(&output_path, 0))?;
+            let bad = |_| corrupt(&output_path, 0);
+            match exact_user(&ts, &os).map_err(bad)? {
+                Some(absent) => tally.add_exact_user(ts.len() as u64, xs.len() as u64, absent),
+                None => self
+                    .judge_user(name, &ts, &os, &xs, &mut tally)
+                    .map_err(bad)?,
             }
         }
         Ok(tally)
@@ -291,24 +292,44 @@ impl Judge<'_> {
 }
 
 /// Whether every truth session of a user has exactly one output equal to it
-/// in every compared field, and nothing else: no tolerated truth session,
-/// every output complete, pairs in start order with equal spans and equal
-/// encoded fields, and no pair overlapping the next. The matcher would then
-/// find one cluster per pair and class each `exact` (and record a watch
-/// time error of 0 per pair), which [`Tally::add_exact_user`] counts
-/// directly. Truth comes sorted by start, outputs by origin: a user whose
-/// outputs arrived out of start order fails the pairing and is judged the
-/// long way, which is slower but gives the same result.
-fn all_exact(truths: &[TruthRef<'_>], outputs: &[OutputRef<'_>]) -> bool {
-    truths.len() == outputs.len()
-        && truths.iter().zip(outputs).all(|(t, o)| {
-            !t.tolerated
-                && o.complete
-                && t.start == o.start
-                && t.end == o.end
-                && t.fields == o.fields
-        })
-        && truths.windows(2).all(|w| w[1].start > w[0].end)
+/// in every field the output has, and nothing else: no tolerated truth
+/// session, pairs in start order with equal spans and equal fields, and no
+/// pair overlapping the next. The matcher would then find one cluster per
+/// pair and class each `exact` (and record a watch time error of 0 per pair
+/// whose output has `watch_ms`), which [`Tally::add_exact_user`] counts
+/// directly. Returns, per optional field, how many outputs lack it.
+///
+/// An output with every field is compared by its encoded bytes alone; one
+/// lacking some is decoded (borrowed) and compared field by field. Truth
+/// comes sorted by start, outputs by origin: a user whose outputs arrived
+/// out of start order fails the pairing and is judged the long way, which
+/// is slower but gives the same result.
+fn exact_user(
+    truths: &[TruthRef<'_>],
+    outputs: &[OutputRef<'_>],
+) -> Result<Option<[u64; 6]>, compact::CompactError> {
+    let mut absent = [0u64; 6];
+    if truths.len() != outputs.len() || truths.windows(2).any(|w| w[1].start <= w[0].end) {
+        return Ok(None);
+    }
+    for (t, o) in truths.iter().zip(outputs) {
+        if t.tolerated || t.start != o.start || t.end != o.end {
+            return Ok(None);
+        }
+        if o.complete {
+            if t.fields != o.fields {
+                return Ok(None);
+            }
+            continue;
+        }
+        let Some(present) = compact::present_and_equal(t.fields, o.fields)? else {
+            return Ok(None);
+        };
+        for (n, has) in absent.iter_mut().zip(present) {
+            *n += u64::from(!has);
+        }
+    }
+    Ok(Some(absent))
 }
 
 /// Record indices grouped by user (a counting sort), in file order within
@@ -407,172 +428,5 @@ fn corrupt(path: &Path, record: u64) -> VerifyError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decode::OutputSession;
-    use crate::report::Inputs;
-    use std::collections::BTreeMap;
-    use watchload_model::{DeviceBreakdown, DeviceType, WatchSession};
-
-    fn truth(start: i64, end: i64) -> TruthSession {
-        let session = WatchSession {
-            user_id: "u1".into(),
-            session_start: start,
-            session_end: end,
-            event_count: 3,
-            playbacks: 1,
-            content_ids: vec!["c1".into()],
-            watch_ms: 7,
-            device_switches: 0,
-            devices: vec![DeviceBreakdown {
-                device_id: "d1".into(),
-                device_type: DeviceType::Tv,
-                first_event_time: start,
-                last_event_time: end,
-                watch_ms: 7,
-            }],
-        };
-        TruthSession {
-            session_id: session.key(),
-            session,
-            tolerated: false,
-            fault_counts: BTreeMap::new(),
-            fault_samples: Vec::new(),
-        }
-    }
-
-    fn output(t: &TruthSession, position: u64) -> OutputSession {
-        let s = &t.session;
-        OutputSession {
-            user_id: s.user_id.clone(),
-            session_start: s.session_start,
-            session_end: s.session_end,
-            event_count: Some(s.event_count),
-            playbacks: Some(s.playbacks),
-            content_ids: Some(s.content_ids.clone()),
-            watch_ms: Some(s.watch_ms),
-            device_switches: Some(s.device_switches),
-            devices: Some(s.devices.clone()),
-            origin: Origin {
-                stream: 0,
-                position,
-            },
-        }
-    }
-
-    /// Encodes both sides as phase one does; returns the bucket bytes.
-    fn spill(truths: &[TruthSession], outputs: &[OutputSession]) -> (Vec<u8>, Vec<Vec<u8>>) {
-        let (mut scratch, mut truth_bytes) = (Vec::new(), Vec::new());
-        for t in truths {
-            let json = serde_json::to_string(t).unwrap();
-            let line: compact::TruthLine = serde_json::from_str(&json).unwrap();
-            compact::encode_truth(&line, &mut scratch, &mut truth_bytes).unwrap();
-        }
-        let outputs = outputs
-            .iter()
-            .map(|o| {
-                let mut out = Vec::new();
-                let (user, origin) = (&o.user_id, o.origin);
-                compact::encode_output(origin, user, "k", Some(o), &mut scratch, &mut out).unwrap();
-                out
-            })
-            .collect();
-        (truth_bytes, outputs)
-    }
-
-    fn fast_path_taken(truths: &[TruthSession], outputs: &[OutputSession]) -> bool {
-        let (truth_bytes, output_bytes) = spill(truths, outputs);
-        let mut users = Users::default();
-        let (ts, _) = load_truth(Path::new("t"), &truth_bytes, &mut users).unwrap();
-        let os: Vec<OutputRef> = output_bytes
-            .iter()
-            .map(|bytes| {
-                let record: OutputRecord = postcard::from_bytes(bytes).unwrap();
-                let OutputBody::Upsert {
-                    start,
-                    end,
-                    complete,
-                    fields,
-                } = record.body
-                else {
-                    panic!("an upsert");
-                };
-                OutputRef {
-                    user: users.id(record.user_id),
-                    origin: Origin {
-                        stream: record.stream,
-                        position: record.position,
-                    },
-                    start,
-                    end,
-                    complete,
-                    fields: fields.0,
-                }
-            })
-            .collect();
-        all_exact(&ts, &os)
-    }
-
-    fn report(tally: Tally) -> serde_json::Value {
-        let inputs = Inputs {
-            truth_dir: String::new(),
-            sessions: Vec::new(),
-            mapping: None,
-            output_mode: String::new(),
-            scenario: None,
-        };
-        serde_json::to_value(tally.finish(inputs, SessionRules::default())).unwrap()
-    }
-
-    #[test]
-    fn exact_users_count_as_the_matcher_would() {
-        let truths = vec![truth(0, 10), truth(11, 20), truth(100, 200)];
-        let outputs: Vec<_> = (0..3).map(|i| output(&truths[i], i as u64 + 1)).collect();
-        assert!(fast_path_taken(&truths, &outputs));
-
-        let mut slow = Tally::default();
-        let case = UserCase {
-            user_id: "u1",
-            truths: &truths,
-            outputs: &outputs,
-            excluded: &[],
-            streams: &[],
-        };
-        slow.add_user(
-            &case,
-            &classify_user(&truths, &outputs),
-            &SessionRules::default(),
-        );
-        let mut fast = Tally::default();
-        fast.add_exact_user(3, 0);
-        assert_eq!(report(fast), report(slow));
-    }
-
-    #[test]
-    fn anything_but_clean_pairs_goes_the_long_way() {
-        let truths = vec![truth(0, 10), truth(11, 20)];
-        let outputs: Vec<_> = (0..2).map(|i| output(&truths[i], i as u64 + 1)).collect();
-        let with = |f: &dyn Fn(&mut Vec<TruthSession>, &mut Vec<OutputSession>)| {
-            let (mut t, mut o) = (truths.clone(), outputs.clone());
-            f(&mut t, &mut o);
-            fast_path_taken(&t, &o)
-        };
-        assert!(with(&|_, _| {}));
-        assert!(!with(&|_, o| o[1].watch_ms = Some(8)));
-        assert!(!with(
-            &|_, o| o[1].devices.as_mut().unwrap()[0].device_id = "d2".into()
-        ));
-        assert!(!with(&|_, o| o[0].session_end = 9));
-        assert!(!with(&|_, o| o[1].event_count = None));
-        assert!(!with(&|_, o| {
-            o.pop();
-        }));
-        assert!(!with(&|t, _| t[0].tolerated = true));
-        assert!(!with(&|_, o| o.swap(0, 1)));
-        // Touching spans overlap (bounds are inclusive): one cluster.
-        assert!(!with(&|t, o| {
-            t[1] = truth(10, 20);
-            o[1] = output(&t[1], 2);
-        }));
-    }
-}
+#[path = "judge_tests.rs"]
+mod tests;

@@ -129,15 +129,24 @@ impl Tally {
     }
 
     /// Adds a user whose `sessions` truth sessions each have exactly one
-    /// output, equal to it in every field (all present), overlapping no
+    /// output, equal to it in every field the output has, overlapping no
     /// other session, and none tolerated: what [`Tally::add_user`] counts
     /// for such a user, without building its verdict. `excluded` is the
-    /// number of the user's expired events.
-    pub fn add_exact_user(&mut self, sessions: u64, excluded: u64) {
+    /// number of the user's expired events; `absent` counts, per field of
+    /// [`crate::compact::OPTIONAL_FIELDS`], the outputs without it.
+    pub fn add_exact_user(&mut self, sessions: u64, excluded: u64, absent: [u64; 6]) {
         if sessions > 0 {
             self.truth.users += 1;
             *self.classes.entry(Class::Exact).or_insert(0) += sessions;
-            self.watch_error.saturating_record_n(0, sessions);
+        }
+        let with_watch_ms = sessions - absent[3];
+        if with_watch_ms > 0 {
+            self.watch_error.saturating_record_n(0, with_watch_ms);
+        }
+        for (field, n) in crate::compact::OPTIONAL_FIELDS.iter().zip(absent) {
+            if n > 0 {
+                *self.fields_absent.entry(field.to_string()).or_insert(0) += n;
+            }
         }
         self.truth.sessions += sessions;
         self.truth.judged += sessions;

@@ -56,7 +56,9 @@ pub enum RunnerError {
         #[source]
         source: KafkaError,
     },
-    /// The final commit at shutdown failed.
+    /// The final commit at shutdown failed, or a commit was refused because
+    /// the group no longer knows this member (the runner stops to rejoin
+    /// afresh).
     #[error("cannot commit offsets of topic {topic} for group {group}")]
     Commit {
         /// The input topic.

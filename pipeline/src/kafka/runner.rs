@@ -408,7 +408,8 @@ impl Worker<'_> {
 
     /// Commits each partition's checkpoint once every output before it is
     /// acked. A failed periodic commit is retried at the next tick; a failed
-    /// final commit is an error.
+    /// final commit is an error, and so is a commit refused with
+    /// `UnknownMemberId` (the runner stops so a fresh member rejoins).
     async fn commit(
         &mut self,
         consumer: &StreamConsumer<PipelineContext>,
@@ -448,6 +449,17 @@ impl Worker<'_> {
                 Ok(())
             }
             Err(source) if last => Err(self.commit_error(source)),
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::UnknownMemberId)) => {
+                // The group no longer knows this member: its partitions are
+                // being taken away, and a broker that lost the membership
+                // (Tansu under write contention) may never hand them back.
+                // Stop, so that whoever runs the pipeline starts a fresh
+                // member, which resumes from the last commit.
+                warn!(topic = %topic, "commit refused: unknown member; stopping to rejoin afresh");
+                Err(self.commit_error(KafkaError::ConsumerCommit(
+                    RDKafkaErrorCode::UnknownMemberId,
+                )))
+            }
             Err(err) => {
                 warn!(topic = %topic, error = %err, "commit failed, retrying at the next tick");
                 Ok(())
