@@ -218,15 +218,20 @@ impl RunReport {
             "  lag: p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms over {} sessions",
             l.p50, l.p99, l.p999, l.max, l.count
         );
-        let _ = writeln!(
-            out,
-            "  throughput: {:.0}/s achieved of {:.0}/s target (ratio {:.3}), \
-             {} schedule misses",
-            self.throughput.achieved_rate,
-            self.throughput.target_mean_rate,
-            self.throughput.ratio,
-            self.pacing.map_or(0, |p| p.misses)
-        );
+        let t = &self.throughput;
+        let _ = match self.pacing {
+            Some(pacing) => writeln!(
+                out,
+                "  throughput: {:.0}/s achieved of {:.0}/s target (ratio {:.3}), \
+                 {} schedule misses",
+                t.achieved_rate, t.target_mean_rate, t.ratio, pacing.misses
+            ),
+            None => writeln!(
+                out,
+                "  throughput: {:.0}/s, unpaced (as fast as possible: no target)",
+                t.achieved_rate
+            ),
+        };
         for th in self.thresholds.iter().filter(|t| !t.passed) {
             let _ = writeln!(out, "  failed: {} (actual {})", th.expr, th.actual);
         }
