@@ -14,22 +14,11 @@ use watchload_verifier::matching::classify_user;
 use watchload_verifier::{JsonlSource, Origin, OutputMode, VerifyOptions};
 
 fn as_output(t: &TruthSession, line: u64) -> OutputSession {
-    let s = &t.session;
-    OutputSession {
-        user_id: s.user_id.clone(),
-        session_start: s.session_start,
-        session_end: s.session_end,
-        event_count: Some(s.event_count),
-        playbacks: Some(s.playbacks),
-        content_ids: Some(s.content_ids.clone()),
-        watch_ms: Some(s.watch_ms),
-        device_switches: Some(s.device_switches),
-        devices: Some(s.devices.clone()),
-        origin: Origin {
-            stream: 0,
-            position: line,
-        },
-    }
+    let origin = Origin {
+        stream: 0,
+        position: line,
+    };
+    OutputSession::complete(&t.session, origin)
 }
 
 fn bench(c: &mut Criterion) {

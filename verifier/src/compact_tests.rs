@@ -14,22 +14,13 @@ fn spilled_truth() -> (Vec<u8>, TruthSession) {
 }
 
 fn as_output(t: &TruthSession) -> OutputSession {
-    let s = &t.session;
-    OutputSession {
-        user_id: s.user_id.clone(),
-        session_start: s.session_start,
-        session_end: s.session_end,
-        event_count: Some(s.event_count),
-        playbacks: Some(s.playbacks),
-        content_ids: Some(s.content_ids.clone()),
-        watch_ms: Some(s.watch_ms),
-        device_switches: Some(s.device_switches),
-        devices: Some(s.devices.clone()),
-        origin: Origin {
+    OutputSession::complete(
+        &t.session,
+        Origin {
             stream: 1,
             position: 7,
         },
-    }
+    )
 }
 
 fn truth_fields(bytes: &[u8]) -> (TruthSession, Vec<u8>) {

@@ -10,7 +10,7 @@ use crate::source::{Origin, Payload, RawRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
-use watchload_model::{DeviceBreakdown, DeviceType};
+use watchload_model::{DeviceBreakdown, DeviceType, WatchSession};
 
 /// A watch session as a pipeline produced it. Fields the pipeline did not
 /// write are `None` and are not compared.
@@ -40,6 +40,23 @@ pub struct OutputSession {
 }
 
 impl OutputSession {
+    /// An output carrying every field of `session`, as a pipeline writing
+    /// watchload's own schema produces it.
+    pub fn complete(session: &WatchSession, origin: Origin) -> OutputSession {
+        OutputSession {
+            user_id: session.user_id.clone(),
+            session_start: session.session_start,
+            session_end: session.session_end,
+            event_count: Some(session.event_count),
+            playbacks: Some(session.playbacks),
+            content_ids: Some(session.content_ids.clone()),
+            watch_ms: Some(session.watch_ms),
+            device_switches: Some(session.device_switches),
+            devices: Some(session.devices.clone()),
+            origin,
+        }
+    }
+
     /// Whether two outputs carry the same session (origin aside).
     pub fn same_content(&self, other: &OutputSession) -> bool {
         let mut a = self.clone();

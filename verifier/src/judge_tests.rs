@@ -34,22 +34,13 @@ fn truth(start: i64, end: i64) -> TruthSession {
 }
 
 fn output(t: &TruthSession, position: u64) -> OutputSession {
-    let s = &t.session;
-    OutputSession {
-        user_id: s.user_id.clone(),
-        session_start: s.session_start,
-        session_end: s.session_end,
-        event_count: Some(s.event_count),
-        playbacks: Some(s.playbacks),
-        content_ids: Some(s.content_ids.clone()),
-        watch_ms: Some(s.watch_ms),
-        device_switches: Some(s.device_switches),
-        devices: Some(s.devices.clone()),
-        origin: Origin {
+    OutputSession::complete(
+        &t.session,
+        Origin {
             stream: 0,
             position,
         },
-    }
+    )
 }
 
 /// Encodes both sides as phase one does; returns the bucket bytes.

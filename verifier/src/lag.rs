@@ -307,21 +307,13 @@ mod tests {
     }
 
     fn output(s: &WatchSession) -> OutputSession {
-        OutputSession {
-            user_id: s.user_id.clone(),
-            session_start: s.session_start,
-            session_end: s.session_end,
-            event_count: Some(s.event_count),
-            playbacks: Some(s.playbacks),
-            content_ids: Some(s.content_ids.clone()),
-            watch_ms: Some(s.watch_ms),
-            device_switches: Some(s.device_switches),
-            devices: Some(s.devices.clone()),
-            origin: Origin {
+        OutputSession::complete(
+            s,
+            Origin {
                 stream: 0,
                 position: 0,
             },
-        }
+        )
     }
 
     fn partitions(users: &[(&str, i32)]) -> HashMap<String, i32> {
