@@ -3,34 +3,11 @@
 //! record may be lost, and the report must place the fault on the run's
 //! timeline with a recovery time.
 
+mod common;
+
+use common::run;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-
-/// Runs `watchload run SCENARIO` with `extra` arguments; returns the exit
-/// code, the parsed `report.json` and the report directory.
-fn run(reports: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, std::path::PathBuf) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = Command::new(env!("CARGO_BIN_EXE_watchload"))
-        .current_dir(root)
-        .args(["run", scenario])
-        .arg("--report-dir")
-        .arg(reports)
-        .args(extra)
-        .output()
-        .expect("watchload runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let dirs: Vec<_> = std::fs::read_dir(reports)
-        .unwrap_or_else(|e| panic!("no report directory ({e}):\n{stdout}\n{stderr}"))
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "one report directory:\n{stdout}\n{stderr}");
-    let text = std::fs::read_to_string(dirs[0].join("report.json"))
-        .unwrap_or_else(|e| panic!("report.json ({e}):\n{stdout}\n{stderr}"));
-    let report = serde_json::from_str(&text).unwrap();
-    (output.status.code().unwrap_or(-1), report, dirs[0].clone())
-}
 
 /// The verdict and the fault section of a chaos run with the correct
 /// pipeline.

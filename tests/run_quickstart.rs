@@ -4,42 +4,18 @@
 //! must be perfect: F1 = 1, nothing missing, no broker data loss, and every
 //! generated record accounted for by exactly one delivery outcome.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 /// Runs `watchload run scenarios/quickstart.toml` with `extra` arguments
 /// and returns the exit code and the parsed `report.json`.
 fn run_quickstart(reports: &Path, extra: &[&str]) -> (i32, Value) {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let output = Command::new(env!("CARGO_BIN_EXE_watchload"))
-        .current_dir(root)
-        .args([
-            "run",
-            "scenarios/quickstart.toml",
-            "--quiet",
-            "2s",
-            "--deadline",
-            "60s",
-        ])
-        .arg("--report-dir")
-        .arg(reports)
-        .args(extra)
-        .output()
-        .expect("watchload runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let dirs: Vec<_> = std::fs::read_dir(reports)
-        .unwrap_or_else(|e| panic!("no report directory ({e}):\n{stdout}\n{stderr}"))
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "one report directory:\n{stdout}\n{stderr}");
-    let text = std::fs::read_to_string(dirs[0].join("report.json"))
-        .unwrap_or_else(|e| panic!("report.json ({e}):\n{stdout}\n{stderr}"));
-    (
-        output.status.code().unwrap_or(-1),
-        serde_json::from_str(&text).unwrap(),
-    )
+    let mut args = vec!["--quiet", "2s", "--deadline", "60s"];
+    args.extend_from_slice(extra);
+    let (code, report, _) = common::run(reports, "scenarios/quickstart.toml", &args);
+    (code, report)
 }
 
 fn assert_perfect(code: i32, report: &Value) {
