@@ -4,7 +4,10 @@
 //! record behind it instead of silently stretching the schedule (no
 //! coordinated omission). Lag is measured from the intended time.
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hdrhistogram::Histogram;
+use std::num::NonZeroU32;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -87,6 +90,43 @@ impl Pacer {
     }
 }
 
+/// A ceiling on records per second (`load.max_rate`): a token bucket with
+/// one second of burst. It holds back a sender that is ahead of the
+/// ceiling; it never speeds one up.
+#[derive(Debug)]
+pub struct RateCap {
+    limiter: DefaultDirectRateLimiter,
+    clock: DefaultClock,
+    waits: u64,
+}
+
+impl RateCap {
+    /// A cap of `per_second` records per second (at least 1).
+    pub fn new(per_second: f64) -> Self {
+        let n = NonZeroU32::new(per_second.clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let clock = DefaultClock::default();
+        RateCap {
+            limiter: RateLimiter::direct_with_clock(Quota::per_second(n), clock.clone()),
+            clock,
+            waits: 0,
+        }
+    }
+
+    /// Blocks until one more record fits under the ceiling.
+    pub fn wait(&mut self) {
+        while let Err(not_until) = self.limiter.check() {
+            self.waits += 1;
+            std::thread::sleep(not_until.wait_time_from(self.clock.now()));
+        }
+    }
+
+    /// How often a record had to wait for the ceiling.
+    pub fn waits(&self) -> u64 {
+        self.waits
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +137,20 @@ mod tests {
         // One simulated minute after start is due one wall second after.
         let d = pacer.due(61_000) - pacer.due(1_000);
         assert_eq!(d, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_cap_holds_a_fast_sender_to_its_rate() {
+        let mut cap = RateCap::new(200.0);
+        let start = Instant::now();
+        // One second of burst (200) passes at once; the next 50 need about
+        // 50 / 200 s more.
+        for _ in 0..250 {
+            cap.wait();
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        assert!(cap.waits() > 0);
     }
 
     #[test]

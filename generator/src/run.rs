@@ -3,7 +3,7 @@
 
 use crate::calibrate::calibrate;
 use crate::engine::{Generator, Shard};
-use crate::pacing::{Pacer, PacingSummary};
+use crate::pacing::{Pacer, PacingSummary, RateCap};
 use crate::record::{encode_event, to_watch_event, write_user_id, Label, Payload, Scratch};
 use crate::rundir::{Counts, Manifest, RunDir, RunDirError, ShardInfo};
 use crate::scenario::Scenario;
@@ -108,6 +108,7 @@ pub fn run(
         )
     });
 
+    let mut cap = s.load.max_rate.map(|rate| RateCap::new(rate.0));
     let mut counts = Counts::default();
     let mut labels: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut payload = Vec::with_capacity(512);
@@ -139,6 +140,9 @@ pub fn run(
             }
         };
 
+        if let Some(cap) = cap.as_mut() {
+            cap.wait();
+        }
         if let Some(p) = pacer.as_mut() {
             p.wait(record.send_time);
         }

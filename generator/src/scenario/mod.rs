@@ -429,6 +429,12 @@ pub struct Load {
     /// a schedule miss.
     #[serde(default = "Load::default_miss_threshold")]
     pub miss_threshold: Millis,
+    /// Ceiling on records per wall-clock second, paced or not (a token
+    /// bucket, one second of burst): protects a shared cluster from an
+    /// unpaced run or a premiere spike. Time spent waiting on it counts as
+    /// schedule lag. Unset: no ceiling.
+    #[serde(default)]
+    pub max_rate: Option<Rate>,
 }
 
 impl Load {
