@@ -7,8 +7,8 @@
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hdrhistogram::Histogram;
-use std::num::NonZeroU32;
 use serde::Serialize;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 /// Paces records to wall time and measures schedule lag.

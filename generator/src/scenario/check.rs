@@ -311,7 +311,9 @@ fn load(s: &Scenario, p: &mut Problems) {
             "expected a duration of zero or more",
         );
     }
-    if l.max_rate.is_some_and(|r| !(r.0 >= 1.0 && r.0 <= f64::from(u32::MAX))) {
+    if l.max_rate
+        .is_some_and(|r| !(r.0 >= 1.0 && r.0 <= f64::from(u32::MAX)))
+    {
         p.push("load.max_rate", "expected a rate of at least 1/s");
     }
     if l.miss_threshold.ms() < 0 {
