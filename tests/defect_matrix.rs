@@ -10,10 +10,12 @@
 //! then `watchload verify`), which is faster. `docs/defects.md` has the
 //! table of results and the command that reproduces it.
 
+mod common;
+
+use common::watchload;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Seeds the correct pipeline must pass with, beside the scenario's own.
 const EXTRA_SEEDS: [u64; 2] = [11, 12];
@@ -84,25 +86,6 @@ impl Verdict {
             self.describe()
         );
     }
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn watchload(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_watchload"))
-        .current_dir(root())
-        .args(args)
-        .output()
-        .expect("watchload runs");
-    let log = format!(
-        "watchload {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), log)
 }
 
 fn path(p: &Path) -> &str {

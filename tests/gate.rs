@@ -13,10 +13,12 @@
 //! watchload run scenarios/quickstart.toml --quiet 2s --defect no-dedup  # no-dedup.json
 //! ```
 
+mod common;
+
+use common::watchload;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// `<testsuites>`: the JUnit structure watchload promises (the common
 /// subset of the Jenkins/Ant JUnit schema). Unknown elements or attributes
@@ -124,21 +126,6 @@ fn parse_junit(path: &Path) -> TestSuites {
     );
     assert!((parsed.time - time).abs() < 0.01, "{xml}");
     parsed
-}
-
-fn watchload(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_watchload"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("watchload runs");
-    let log = format!(
-        "watchload {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), log)
 }
 
 fn s(p: &Path) -> &str {

@@ -1,5 +1,6 @@
 //! What the end-to-end tests share: running the `watchload` binary on a
-//! scenario and reading the report it wrote.
+//! scenario and reading the report it wrote. Each test crate uses a part.
+#![allow(dead_code)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -29,4 +30,21 @@ pub fn run(reports: &Path, scenario: &str, extra: &[&str]) -> (i32, Value, PathB
         .unwrap_or_else(|e| panic!("report.json ({e}):\n{stdout}\n{stderr}"));
     let report = serde_json::from_str(&text).unwrap();
     (output.status.code().unwrap_or(-1), report, dirs[0].clone())
+}
+
+/// Runs `watchload ARGS...` from the repository root; returns the exit
+/// code and a log of the command line, stdout and stderr for messages.
+pub fn watchload(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_watchload"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("watchload runs");
+    let log = format!(
+        "watchload {}\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), log)
 }
