@@ -314,8 +314,9 @@ fn kafka_run(tmp: &Path, scenario: &str, seed: Option<u64>, extra: &[&str]) -> V
         "2s",
         "--deadline",
         "60s",
-        // A crashed consumer's partitions move to its successor only after
-        // its session times out (45 s by default).
+        // The mock cluster hands a crashed consumer's partitions to its
+        // successor after the session timeout less a second: the run's
+        // embedded default (6 s) shortened further.
         "-X",
         "session.timeout.ms=3000",
         "-X",

@@ -10,8 +10,8 @@ use serde_json::Value;
 use std::path::Path;
 
 /// The verdict and the fault section of a chaos run with the correct
-/// pipeline.
-fn assert_survived(code: i32, report: &Value, planned_ms: i64) {
+/// pipeline: one fault per planned duration, in order.
+fn assert_survived(code: i32, report: &Value, planned_ms: &[i64]) {
     let v = &report["verification"];
     assert_eq!(v["classes"]["missing"]["count"], 0, "{:#}", v["classes"]);
     assert!(v["truth"]["sessions"].as_u64().unwrap() > 0);
@@ -19,23 +19,26 @@ fn assert_survived(code: i32, report: &Value, planned_ms: i64) {
     assert_eq!(report["loss"]["broker_records"], 0);
     assert_eq!(report["loss"]["pipeline_sessions"], 0);
     let faults = report["faults"].as_array().expect("a faults section");
-    assert_eq!(faults.len(), 1);
-    let f = &faults[0];
-    assert_eq!(f["ok"], true, "{f:#}");
-    let (start, end) = (
-        f["start_ms"].as_i64().unwrap(),
-        f["end_ms"].as_i64().unwrap(),
-    );
-    assert!(
-        (end - start - planned_ms).abs() < 1_000,
-        "window {start}..{end} is not the planned {planned_ms} ms"
-    );
-    assert!(f["recovery_ms"].is_u64(), "no recovery time: {f:#}");
+    assert_eq!(faults.len(), planned_ms.len());
     let active = report["timeline"]["series"]["faults_active"]
         .as_array()
         .expect("faults_active on the timeline");
-    let bucket = (start / 1_000 + 1) as usize;
-    assert_eq!(active[bucket], 1.0, "fault not on the timeline at {bucket}");
+    for (f, planned) in faults.iter().zip(planned_ms) {
+        assert_eq!(f["ok"], true, "{f:#}");
+        let (start, end) = (
+            f["start_ms"].as_i64().unwrap(),
+            f["end_ms"].as_i64().unwrap(),
+        );
+        assert!(
+            (end - start - planned).abs() < 1_000,
+            "window {start}..{end} is not the planned {planned} ms"
+        );
+        assert!(f["recovery_ms"].is_u64(), "no recovery time: {f:#}");
+        if *planned >= 1_000 {
+            let bucket = (start / 1_000 + 1) as usize;
+            assert_eq!(active[bucket], 1.0, "fault not on the timeline at {bucket}");
+        }
+    }
     assert_eq!(report["verdict"], "pass");
     assert_eq!(code, 0);
 }
@@ -44,7 +47,7 @@ fn assert_survived(code: i32, report: &Value, planned_ms: i64) {
 fn a_broker_down_under_load_loses_nothing_and_recovers() {
     let reports = tempfile::tempdir().unwrap();
     let (code, report, dir) = run(reports.path(), "scenarios/chaos-broker-down.toml", &[]);
-    assert_survived(code, &report, 6_000);
+    assert_survived(code, &report, &[6_000]);
     assert_eq!(report["cluster"]["embedded"], true);
     assert_eq!(report["faults"][0]["action"], "broker-down");
     assert_eq!(report["faults"][0]["target"], "broker 2");
@@ -53,6 +56,35 @@ fn a_broker_down_under_load_loses_nothing_and_recovers() {
         md.contains("## Faults") && md.contains("## Data loss"),
         "{md}"
     );
+}
+
+/// The pipeline's own faults: a stall, during which nothing comes out and
+/// the backlog grows, then a crash without the final commit. The pipeline
+/// must resume from its checkpoints, catch up, and lose no session.
+#[test]
+fn a_paused_then_crashed_pipeline_catches_up_and_loses_nothing() {
+    let reports = tempfile::tempdir().unwrap();
+    let (code, report, _) = run(reports.path(), "scenarios/chaos-pipeline.toml", &[]);
+    assert_survived(code, &report, &[4_000, 0]);
+    let (pause, crash) = (&report["faults"][0], &report["faults"][1]);
+    assert_eq!(pause["action"], "pipeline-pause");
+    assert_eq!(crash["action"], "pipeline-restart");
+    // The stall must show: little or nothing comes out while it lasts,
+    // and the sessions due in it come out later than those before it.
+    let phase = |name: &str, key: &str| pause["phases"][name][key].as_f64();
+    let output = |name| phase(name, "output_per_s").expect("an output rate");
+    assert!(
+        output("during") <= output("before") / 2.0,
+        "output went on while frozen: {:#}",
+        pause["phases"]
+    );
+    let lag = |name| phase(name, "lag_p50_ms").expect("sessions due");
+    assert!(
+        lag("during") > lag("before"),
+        "the stall did not delay the sessions due in it: {:#}",
+        pause["phases"]
+    );
+    assert_eq!(report["verification"]["classes"]["spurious"]["count"], 0);
 }
 
 /// Needs a Tansu pair (scripts/tansu-pair.sh) and WATCHLOAD_TEST_TANSU_PAIR
@@ -83,7 +115,7 @@ fn a_tansu_broker_killed_under_load_fails_over_to_its_twin() {
         "scenarios/chaos-tansu.toml",
         &["--bootstrap", bootstrap.trim(), "--topic-prefix", &prefix],
     );
-    assert_survived(code, &report, 6_000);
+    assert_survived(code, &report, &[6_000]);
     assert_eq!(report["faults"][0]["action"], "exec");
     assert_eq!(report["faults"][0]["commands"][0]["exit_code"], 0);
 }

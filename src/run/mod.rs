@@ -205,6 +205,7 @@ impl Run {
                 defects: options.defects.clone(),
                 flush_on_shutdown: options.end_of_stream == EndOfStream::Shutdown,
                 restarts: restarts.clone(),
+                embedded: cluster.embedded().is_some(),
             },
         )?;
 
@@ -296,6 +297,7 @@ impl Run {
             defects: self.options.defects.clone(),
             flush_on_shutdown: self.options.end_of_stream == EndOfStream::Shutdown,
             restarts: self.restarts.clone(),
+            embedded: self.cluster.embedded().is_some(),
         };
         let targets = chaos::ChaosTargets {
             cluster: Arc::clone(&self.cluster),

@@ -77,7 +77,19 @@ pub struct PipelineTarget<'a> {
     /// Counts the supervisor's restarts of the reference pipeline
     /// (`src/run/supervise.rs`).
     pub restarts: RestartCount,
+    /// Whether the cluster is the embedded mock cluster.
+    pub embedded: bool,
 }
+
+/// Consumer settings of the reference pipeline on the embedded cluster.
+/// The mock cluster's group coordinator, unlike a broker's, makes a member
+/// that joins right after another left wait out a rebalance of the session
+/// timeout less a second (45 s with librdkafka's default); a 6 s session
+/// timeout brings a pipeline restart down to about 5 s. `-X` overrides.
+const EMBEDDED_CONSUMER: [(&str, &str); 2] = [
+    ("session.timeout.ms", "6000"),
+    ("heartbeat.interval.ms", "2000"),
+];
 
 impl Pipeline {
     /// Starts the chosen pipeline.
@@ -236,6 +248,12 @@ fn start_reference(target: &PipelineTarget<'_>, progress: Arc<Progress>) -> Pipe
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     settings.flush_on_shutdown = target.flush_on_shutdown;
+    if target.embedded {
+        settings.consumer_properties = EMBEDDED_CONSUMER
+            .iter()
+            .map(|&(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
     let config = SessionizerConfig {
         rules: target.rules,
         defects: target.defects.clone(),

@@ -163,7 +163,8 @@ fn consumer(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
-    for (key, value) in &settings.properties {
+    let properties = settings.consumer_properties.iter();
+    for (key, value) in properties.chain(&settings.properties) {
         config.set(key, value);
     }
     config

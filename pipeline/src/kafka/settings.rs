@@ -19,6 +19,9 @@ pub struct KafkaSettings {
     /// librdkafka properties passed through to both the consumer and the
     /// producer (`-X key=value`); they override the runner's defaults.
     pub properties: Vec<(String, String)>,
+    /// librdkafka properties for the consumer only, applied before
+    /// `properties` (which override them).
+    pub consumer_properties: Vec<(String, String)>,
     /// How often outputs are awaited and offsets committed.
     pub commit_interval: Duration,
     /// Emit open sessions at shutdown: right for an end of stream (a test
@@ -44,6 +47,7 @@ impl KafkaSettings {
             dlq_topic: dlq_topic.into(),
             group_id: group_id.into(),
             properties: Vec::new(),
+            consumer_properties: Vec::new(),
             commit_interval: Duration::from_secs(1),
             flush_on_shutdown: false,
         }

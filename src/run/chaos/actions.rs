@@ -174,6 +174,7 @@ impl Targets {
             defects: s.defects.clone(),
             flush_on_shutdown: s.flush_on_shutdown,
             restarts: s.restarts.clone(),
+            embedded: s.embedded,
         };
         self.pipeline = Some(pipeline::restart(&s.choice, &target, progress)?);
         Ok(())

@@ -95,6 +95,8 @@ pub struct PipelineSpec {
     pub dir: PathBuf,
     /// Defect switches of the reference pipeline.
     pub defects: Defects,
+    /// Whether the cluster is the embedded mock cluster.
+    pub embedded: bool,
     /// Whether the reference pipeline flushes when stopped.
     pub flush_on_shutdown: bool,
     /// The supervisor's restart counter, kept across chaos restarts.
