@@ -7,6 +7,7 @@ use anyhow::Context;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use std::path::Path;
+use watchload_verifier::report::ThresholdResult;
 
 /// One test suite.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +60,18 @@ impl Case {
         });
         Case::new(classname, name, failure)
     }
+}
+
+/// One case per threshold, failed with the measured value when it did not
+/// hold.
+pub fn threshold_cases(thresholds: &[ThresholdResult]) -> Vec<Case> {
+    thresholds
+        .iter()
+        .map(|t| {
+            let message = format!("actual value {}", t.actual);
+            Case::check("threshold", &t.expr, t.passed, message)
+        })
+        .collect()
 }
 
 impl Suite {

@@ -2,7 +2,7 @@
 //! one per threshold, with the measured value when it failed, and one per
 //! check that a gate should never pass by accident.
 
-use crate::gate::junit::{Case, Failure, Suite};
+use crate::gate::junit::{self, Case, Suite};
 use watchload_verifier::Report;
 
 /// The checks of a verification, in order. Each says what would make a
@@ -67,17 +67,7 @@ fn checks(report: &Report) -> Vec<Case> {
 
 /// The JUnit suite of a verify report, `time_s` wall seconds long.
 pub fn suite(report: &Report, time_s: f64) -> Suite {
-    let mut cases: Vec<Case> = report
-        .thresholds
-        .iter()
-        .map(|t| {
-            let failure = (!t.passed).then(|| Failure {
-                message: format!("actual value {}", t.actual),
-                detail: String::new(),
-            });
-            Case::new("threshold", &t.expr, failure)
-        })
-        .collect();
+    let mut cases = junit::threshold_cases(&report.thresholds);
     cases.extend(checks(report));
     let scenario = report.inputs.scenario.clone().unwrap_or_default();
     Suite {

@@ -3,23 +3,13 @@
 //! loss, the events topic read back completely, the wait ended quiescent).
 //! The XML itself is written by `gate::junit`.
 
-use crate::gate::junit::{self, Case, Failure, Suite};
+use crate::gate::junit::{self, Case, Suite};
 use crate::run::report::RunReport;
 use crate::run::wait::WaitEnd;
 use std::path::Path;
 
 fn cases(report: &RunReport) -> Vec<Case> {
-    let mut out: Vec<Case> = report
-        .thresholds
-        .iter()
-        .map(|t| {
-            let failure = (!t.passed).then(|| Failure {
-                message: format!("actual value {}", t.actual),
-                detail: String::new(),
-            });
-            Case::new("threshold", &t.expr, failure)
-        })
-        .collect();
+    let mut out = junit::threshold_cases(&report.thresholds);
     let d = &report.delivery;
     out.push(Case::check(
         "check",

@@ -10,7 +10,7 @@ mod file;
 mod kafka;
 mod null;
 
-pub use file::{FileSink, StdoutSink};
+pub use file::{FileSink, LineSink, StdoutSink};
 pub use kafka::KafkaSink;
 pub use null::NullSink;
 
@@ -34,6 +34,24 @@ pub struct Delivery {
     pub index: u64,
     /// Its outcome.
     pub outcome: DeliveryOutcome,
+}
+
+/// Outcomes of a sink that knows each one when it sends: every record is
+/// acked at once and handed out at the next poll.
+#[derive(Debug, Default)]
+struct AckedAtOnce(Vec<Delivery>);
+
+impl AckedAtOnce {
+    fn ack(&mut self, index: u64) {
+        self.0.push(Delivery {
+            index,
+            outcome: DeliveryOutcome::Acked,
+        });
+    }
+
+    fn drain_into(&mut self, out: &mut Vec<Delivery>) {
+        out.append(&mut self.0);
+    }
 }
 
 /// One record as a sink receives it.

@@ -1,6 +1,6 @@
 //! A sink that drops everything, counting records and bytes: for benchmarks.
 
-use super::{Delivery, DeliveryOutcome, OutRecord, Sink, SinkError};
+use super::{AckedAtOnce, Delivery, OutRecord, Sink, SinkError};
 
 /// Discards records; every one is acknowledged.
 #[derive(Debug, Default)]
@@ -9,7 +9,7 @@ pub struct NullSink {
     pub records: u64,
     /// Payload bytes received.
     pub bytes: u64,
-    acked: Vec<Delivery>,
+    acked: AckedAtOnce,
     /// Whether to report outcomes (off when nobody polls, to save memory).
     pub report: bool,
 }
@@ -23,21 +23,18 @@ impl Sink for NullSink {
         self.records += 1;
         self.bytes += record.payload.len() as u64;
         if self.report {
-            self.acked.push(Delivery {
-                index: record.index,
-                outcome: DeliveryOutcome::Acked,
-            });
+            self.acked.ack(record.index);
         }
         Ok(())
     }
 
     fn poll(&mut self, out: &mut Vec<Delivery>) -> Result<(), SinkError> {
-        out.append(&mut self.acked);
+        self.acked.drain_into(out);
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<Delivery>) -> Result<(), SinkError> {
-        out.append(&mut self.acked);
+        self.acked.drain_into(out);
         Ok(())
     }
 }
