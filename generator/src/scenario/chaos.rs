@@ -276,19 +276,8 @@ fn check_entry(s: &Scenario, i: usize, e: &ChaosEntry, out: &mut Vec<Problem>) {
 
 #[cfg(test)]
 mod tests {
+    use crate::scenario::load::tests::MINIMAL as BASE;
     use crate::scenario::parse_str;
-
-    const BASE: &str = r#"
-name = "t"
-seed = 1
-duration = "10m"
-
-[population]
-users = 10
-
-[load]
-peak_rate = "10/s"
-"#;
 
     fn with(extra: &str) -> String {
         format!("{BASE}\n{extra}")

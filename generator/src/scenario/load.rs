@@ -195,10 +195,11 @@ fn walk_value(value: &Value, offset: usize, path: &mut Vec<String>) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MINIMAL: &str = r#"
+    /// The smallest valid scenario, for tests to extend.
+    pub(crate) const MINIMAL: &str = r#"
 name = "t"
 seed = 1
 duration = "10m"
