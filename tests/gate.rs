@@ -328,3 +328,54 @@ fn compare_errors_exit_2() {
         assert!(log.contains(expected), "{expected}: {log}");
     }
 }
+
+/// A run directory whose scenario also gates on run metrics (lag, broker
+/// data loss) is judged offline on the thresholds `verify` can measure;
+/// the others are named and left out. Asked for on the command line, a run
+/// metric is an error, not a silent pass.
+#[test]
+fn verify_leaves_out_scenario_thresholds_on_run_metrics_and_refuses_them_as_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
+    let gated = text.replace(
+        r#"thresholds = ["f1 >= 0.999", "missing == 0"]"#,
+        r#"thresholds = ["f1 >= 0.999", "lag_p99 <= 1ms", "broker_data_loss == 0"]"#,
+    );
+    assert_ne!(gated, text, "the thresholds line is in quickstart.toml");
+    let scenario = tmp.path().join("gated.toml");
+    std::fs::write(&scenario, gated).unwrap();
+    let run = tmp.path().join("run");
+    let (code, log) = watchload(&["generate", s(&scenario), "--unpaced", "--out", s(&run)]);
+    assert_eq!(code, 0, "{log}");
+    let truth = run.join("truth.jsonl");
+    let report_dir = tmp.path().join("verify");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", "--truth", s(&run), "--sessions", s(&truth)];
+        args.extend(["--report-dir", s(&report_dir)]);
+        args.extend(extra);
+        watchload(&args)
+    };
+
+    let (code, log) = verify(&[]);
+    assert_eq!(code, 0, "{log}");
+    for left_out in ["lag_p99 <= 1ms", "broker_data_loss == 0"] {
+        assert!(
+            log.contains(&format!("scenario threshold `{left_out}` left out")),
+            "{log}"
+        );
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    let exprs: Vec<&str> = report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["expr"].as_str().unwrap())
+        .collect();
+    assert_eq!(exprs, ["f1 >= 0.999"]);
+
+    let (code, log) = verify(&["--threshold", "lag_p99 <= 5s"]);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("`lag_p99` is a run metric"), "{log}");
+}

@@ -6,8 +6,8 @@ use super::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use watchload_verifier::run_dir::RunDir;
-use watchload_verifier::threshold::{self, scenario_thresholds};
-use watchload_verifier::{markdown, parse_thresholds, JsonlSource, OutputMode, VerifyOptions};
+use watchload_verifier::threshold::{self, parse_thresholds_with, scenario_thresholds};
+use watchload_verifier::{markdown, JsonlSource, OutputMode, VerifyOptions};
 
 /// Arguments of `watchload verify`.
 #[derive(Debug, clap::Args)]
@@ -109,21 +109,50 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Flag thresholds plus the scenario's, all parsed before any work so a
-/// typo fails fast with every problem listed.
+/// typo fails fast with every problem listed. A scenario threshold on a
+/// run metric (lag, throughput, broker data loss: `RUN_METRICS`) is left
+/// out with a note, as only `watchload run` measures those; on the command
+/// line it is an error.
 fn collect_thresholds(args: &VerifyArgs) -> anyhow::Result<Vec<threshold::Threshold>> {
-    let mut exprs = Vec::new();
+    let mut scenario = Vec::new();
     if !args.no_scenario_thresholds {
         let manifest = RunDir::open(&args.truth)?.manifest()?;
         if let Some(text) = manifest.scenario_text {
             let from_scenario = scenario_thresholds(&text).map_err(|e| {
                 anyhow::anyhow!("{}: {e}", args.truth.join("manifest.json").display())
             })?;
-            exprs.extend(from_scenario.unwrap_or_default());
+            scenario = from_scenario.unwrap_or_default();
         }
     }
-    exprs.extend(args.thresholds.iter().cloned());
-    parse_thresholds(&exprs).map_err(|errors| {
+    let invalid = |errors: Vec<threshold::ThresholdError>| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid thresholds:\n  {}", lines.join("\n  "))
-    })
+    };
+    let is_run_metric = |t: &threshold::Threshold| {
+        threshold::RUN_METRICS
+            .iter()
+            .any(|(name, _)| *name == t.metric)
+    };
+    let mut out = Vec::new();
+    for t in parse_thresholds_with(&scenario, threshold::RUN_METRICS).map_err(invalid)? {
+        if is_run_metric(&t) {
+            eprintln!(
+                "note: scenario threshold `{}` left out: a run metric, measured by `watchload run` only",
+                t.expr
+            );
+        } else {
+            out.push(t);
+        }
+    }
+    for t in parse_thresholds_with(&args.thresholds, threshold::RUN_METRICS).map_err(invalid)? {
+        if is_run_metric(&t) {
+            anyhow::bail!(
+                "threshold `{}`: `{}` is a run metric, measured by `watchload run` only",
+                t.expr,
+                t.metric
+            );
+        }
+        out.push(t);
+    }
+    Ok(out)
 }
