@@ -207,17 +207,23 @@ pub struct Scratch {
     ids: String,
 }
 
+/// Appends `{kind}{tag}-{user}-{n}`: an event or playback id, unique within
+/// the run `tag`.
+fn push_run_id(ids: &mut String, kind: char, tag: &str, user: u32, n: u32) {
+    ids.push(kind);
+    ids.push_str(tag);
+    ids.push('-');
+    push_number(ids, u64::from(user), 0);
+    ids.push('-');
+    push_number(ids, u64::from(n), 0);
+}
+
 /// Appends the JSON of `e` (as run `tag` sends it) to `out`.
 pub fn encode_event(e: &SimEvent, tag: &str, scratch: &mut Scratch, out: &mut Vec<u8>) {
     let ids = &mut scratch.ids;
     ids.clear();
     let mark = |ids: &String| ids.len();
-    ids.push('e');
-    ids.push_str(tag);
-    ids.push('-');
-    push_number(ids, u64::from(e.user), 0);
-    ids.push('-');
-    push_number(ids, u64::from(e.number), 0);
+    push_run_id(ids, 'e', tag, e.user, e.number);
     let event_end = mark(ids);
     write_user_id(ids, e.user);
     let user_end = mark(ids);
@@ -225,12 +231,7 @@ pub fn encode_event(e: &SimEvent, tag: &str, scratch: &mut Scratch, out: &mut Ve
     ids.push('-');
     ids.push_str(e.device.as_str());
     let device_end = mark(ids);
-    ids.push('p');
-    ids.push_str(tag);
-    ids.push('-');
-    push_number(ids, u64::from(e.user), 0);
-    ids.push('-');
-    push_number(ids, u64::from(e.playback), 0);
+    push_run_id(ids, 'p', tag, e.user, e.playback);
     let playback_end = mark(ids);
     e.title.write_content_id(ids);
     let wire = WireEvent {

@@ -47,6 +47,31 @@ struct OutputRef<'b> {
     fields: &'b [u8],
 }
 
+impl<'b> OutputRef<'b> {
+    /// The session of a spilled output record; `None` for a tombstone.
+    fn of(record: &OutputRecord<'b>, users: &mut Users<'b>) -> Option<OutputRef<'b>> {
+        match record.body {
+            OutputBody::Delete => None,
+            OutputBody::Upsert {
+                start,
+                end,
+                complete,
+                fields,
+            } => Some(OutputRef {
+                user: users.id(record.user_id),
+                origin: Origin {
+                    stream: record.stream,
+                    position: record.position,
+                },
+                start,
+                end,
+                complete,
+                fields: fields.0,
+            }),
+        }
+    }
+}
+
 /// An expired event of a user.
 #[derive(Debug)]
 struct ExcludedRef {
@@ -241,25 +266,7 @@ impl Judge<'_> {
                 .map_err(|_| corrupt(path, number))?;
             rest = tail;
             let cl = &mut tally.changelog;
-            let session = match record.body {
-                OutputBody::Delete => None,
-                OutputBody::Upsert {
-                    start,
-                    end,
-                    complete,
-                    fields,
-                } => Some(OutputRef {
-                    user: users.id(record.user_id),
-                    origin: Origin {
-                        stream: record.stream,
-                        position: record.position,
-                    },
-                    start,
-                    end,
-                    complete,
-                    fields: fields.0,
-                }),
-            };
+            let session = OutputRef::of(&record, users);
             match (session, self.mode) {
                 (Some(session), OutputMode::Append) => {
                     cl.upserts += 1;

@@ -71,26 +71,7 @@ fn fast_path(truths: &[TruthSession], outputs: &[OutputSession]) -> Option<[u64;
         .iter()
         .map(|bytes| {
             let record: OutputRecord = postcard::from_bytes(bytes).unwrap();
-            let OutputBody::Upsert {
-                start,
-                end,
-                complete,
-                fields,
-            } = record.body
-            else {
-                panic!("an upsert");
-            };
-            OutputRef {
-                user: users.id(record.user_id),
-                origin: Origin {
-                    stream: record.stream,
-                    position: record.position,
-                },
-                start,
-                end,
-                complete,
-                fields: fields.0,
-            }
+            OutputRef::of(&record, &mut users).expect("an upsert")
         })
         .collect();
     exact_user(&ts, &os).unwrap()

@@ -63,6 +63,12 @@ impl Problems {
         }
     }
 
+    fn non_negative(&mut self, key: &str, value: Millis) {
+        if value.ms() < 0 {
+            self.push(key, "expected a duration of zero or more");
+        }
+    }
+
     fn below(&mut self, key: &str, value: Millis, limit: Millis, limit_name: &str) {
         if value >= limit {
             self.push(
@@ -110,12 +116,7 @@ fn rules(s: &Scenario, p: &mut Problems) {
             format!("expected at most session_gap ({})", r.session_gap),
         );
     }
-    if r.allowed_lateness.ms() < 0 {
-        p.push(
-            "rules.allowed_lateness",
-            "expected a duration of zero or more",
-        );
-    }
+    p.non_negative("rules.allowed_lateness", r.allowed_lateness);
     if r.lateness_margin.ms() < 0 || r.lateness_margin > r.allowed_lateness {
         p.push(
             "rules.lateness_margin",
@@ -224,12 +225,7 @@ fn faults(s: &Scenario, p: &mut Problems) {
     let f = &s.faults;
     let r = &s.rules;
     let room = Millis(r.allowed_lateness.ms() - r.lateness_margin.ms() - f.lateness_safety.ms());
-    if f.lateness_safety.ms() < 0 {
-        p.push(
-            "faults.lateness_safety",
-            "expected a duration of zero or more",
-        );
-    }
+    p.non_negative("faults.lateness_safety", f.lateness_safety);
     p.share("faults.jitter.rate", f.jitter.rate);
     p.share("faults.duplicate.rate", f.duplicate.rate);
     p.share("faults.offline.rate", f.offline.rate);
@@ -305,18 +301,11 @@ fn load(s: &Scenario, p: &mut Problems) {
             );
         }
     }
-    if l.premiere_spread.ms() < 0 {
-        p.push(
-            "load.premiere_spread",
-            "expected a duration of zero or more",
-        );
-    }
+    p.non_negative("load.premiere_spread", l.premiere_spread);
     if l.max_rate
         .is_some_and(|r| !(r.0 >= 1.0 && r.0 <= f64::from(u32::MAX)))
     {
         p.push("load.max_rate", "expected a rate of at least 1/s");
     }
-    if l.miss_threshold.ms() < 0 {
-        p.push("load.miss_threshold", "expected a duration of zero or more");
-    }
+    p.non_negative("load.miss_threshold", l.miss_threshold);
 }
